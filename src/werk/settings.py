@@ -1,0 +1,141 @@
+"""One typed Settings object, from ``werk.toml`` and ``WERK_`` environment variables.
+
+Read once, in the composition root (``werk.app``); everything else receives plain values through
+its constructor. Environment variables override the file; nested fields use ``__``:
+``WERK_API__PORT=9090``, ``WERK_STORE__URL=postgresql://127.0.0.1/test``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from werk.core import ConfigError, Signal, SignalCatalog
+
+
+class StoreSettings(BaseModel):
+    url: str = Field(
+        "duckdb:///var/werk.duckdb",
+        description="memory://, duckdb:///relative/path.duckdb (four slashes: absolute), "
+        "postgresql://user@host:5432/db",
+    )
+    retention_days: float | None = Field(None, gt=0, description="drop history older than this")
+
+
+class BusSettings(BaseModel):
+    url: str = Field("memory://", description="memory:// (in-process); nats:// when scaled out")
+    queue_size: int = Field(1024, ge=1, description="messages a subscriber may fall behind")
+
+
+class RecorderSettings(BaseModel):
+    max_rows: int = Field(100_000, ge=1, description="commit when this many samples wait")
+    max_delay_ms: float = Field(100.0, gt=0, description="... or when the oldest waited this long")
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 exposes werk to the network")
+    port: int = Field(8080, ge=0, le=65535)
+    tokens_file: str = Field("var/tokens.json", description="hashed API tokens")
+    anonymous_read: bool | None = Field(
+        None,
+        description="allow reads without a token; default: only when bound to loopback",
+    )
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(
+        6000, ge=1, description="requests per client per minute before 429"
+    )
+    ingest_timeout_s: float = Field(10.0, gt=0, description="wait for the store to commit")
+
+    @property
+    def allows_anonymous_read(self) -> bool:
+        if self.anonymous_read is not None:
+            return self.anonymous_read
+        return self.host in {"127.0.0.1", "localhost", "::1"}
+
+
+class SignalSettings(BaseModel):
+    id: str
+    unit: str = "1"
+    description: str = ""
+    minimum: float = -math.inf
+    maximum: float = math.inf
+    asset: str = ""
+    expected_interval_s: float | None = None
+
+    def to_signal(self) -> Signal:
+        return Signal(**self.model_dump())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WERK_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    store: StoreSettings = StoreSettings()
+    bus: BusSettings = BusSettings()
+    recorder: RecorderSettings = RecorderSettings()
+    api: ApiSettings = ApiSettings()
+    demo: bool = Field(False, description="feed the built-in demo signals")
+    signals: list[SignalSettings] = Field(default_factory=list)
+
+    @field_validator("signals")
+    @classmethod
+    def _unique_ids(cls, value: list[SignalSettings]) -> list[SignalSettings]:
+        seen: set[str] = set()
+        for s in value:
+            if s.id in seen:
+                raise ValueError(f"signal {s.id!r} is defined twice")
+            seen.add(s.id)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file))
+        return tuple(sources)
+
+    def catalog(self) -> SignalCatalog:
+        return SignalCatalog(s.to_signal() for s in self.signals)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``path`` (a werk.toml; none: defaults), then the environment, then overrides.
+
+    Errors name the file and the field: ``werk.toml: api.port: Input should be ...``.
+    """
+    source = Path(path) if path else None
+    if source is not None and not source.is_file():
+        raise ConfigError(f"config file {source} not found")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=source)
+
+    try:
+        loaded = _FileSettings(**overrides)
+    except ValidationError as error:
+        where = str(source) if source else "settings"
+        lines = [
+            f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from error
+    except ValueError as error:  # malformed TOML
+        raise ConfigError(f"{source}: {error}") from error
+    return Settings.model_validate(loaded.model_dump())
