@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,7 +22,12 @@ from pydantic_settings import (
 from werk.core import ConfigError, Signal, SignalCatalog
 
 
-class StoreSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is a mistake to report, not a setting to ignore silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(_Section):
     url: str = Field(
         "duckdb:///var/werk.duckdb",
         description="memory://, duckdb:///relative/path.duckdb (four slashes: absolute), "
@@ -31,17 +36,17 @@ class StoreSettings(BaseModel):
     retention_days: float | None = Field(None, gt=0, description="drop history older than this")
 
 
-class BusSettings(BaseModel):
+class BusSettings(_Section):
     url: str = Field("memory://", description="memory:// (in-process); nats:// when scaled out")
     queue_size: int = Field(1024, ge=1, description="messages a subscriber may fall behind")
 
 
-class RecorderSettings(BaseModel):
+class RecorderSettings(_Section):
     max_rows: int = Field(100_000, ge=1, description="commit when this many samples wait")
     max_delay_ms: float = Field(100.0, gt=0, description="... or when the oldest waited this long")
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 exposes werk to the network")
     port: int = Field(8080, ge=0, le=65535)
     tokens_file: str = Field("var/tokens.json", description="hashed API tokens")
@@ -62,7 +67,7 @@ class ApiSettings(BaseModel):
         return self.host in {"127.0.0.1", "localhost", "::1"}
 
 
-class SignalSettings(BaseModel):
+class SignalSettings(_Section):
     id: str
     unit: str = "1"
     description: str = ""

@@ -1,0 +1,123 @@
+"""The composition root: read settings, open URLs, wire everything, start and stop.
+
+Nothing else in werk opens a URL or reads settings; parts get plain values through constructors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from werk.core import NS_PER_S, Clock, MemoryBus, SignalCatalog, WallClock
+from werk.runtime import Runtime
+from werk.settings import Settings
+from werk.store.base import TimeSeriesStore, open_store
+from werk.store.recorder import Recorder
+from werk.twin.state import LiveState
+
+log = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 3600.0
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+    """Start bus, store, recorder, live state (and the demo feed when asked); stop them in order.
+
+    On exit, producers stop first, then the bus drains and the recorder commits what it received
+    before the store closes: nothing acknowledged is lost on a clean shutdown.
+    """
+    from werk.api.tokens import TokenStore
+
+    clock = clock or WallClock()
+    catalog = SignalCatalog(settings.catalog().values())
+    if settings.demo:
+        from werk.sim.demo import DEMO_SIGNALS
+
+        for signal in DEMO_SIGNALS:
+            catalog.add(signal)
+
+    store = await asyncio.to_thread(open_store, settings.store.url)
+    bus = MemoryBus(queue_size=settings.bus.queue_size)
+    state = LiveState(await asyncio.to_thread(store.latest))
+    recorder = Recorder(
+        bus,
+        store,
+        max_rows=settings.recorder.max_rows,
+        max_delay_s=settings.recorder.max_delay_ms / 1000,
+    )
+    runtime = Runtime(
+        settings=settings,
+        catalog=catalog,
+        bus=bus,
+        store=store,
+        state=state,
+        tokens=TokenStore(Path(settings.api.tokens_file)),
+        clock=clock,
+    )
+    recorder_task = asyncio.create_task(recorder.run(), name="recorder")
+    consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
+    producers = []
+    if settings.store.retention_days:
+        producers.append(asyncio.create_task(_retention(runtime), name="retention"))
+    if settings.demo:
+        from werk.sim.demo import run_demo_feed
+
+        producers.append(asyncio.create_task(run_demo_feed(runtime), name="demo"))
+    await asyncio.sleep(0)  # let subscribers subscribe before anyone publishes
+    try:
+        yield runtime
+    finally:
+        for task in producers:
+            task.cancel()
+        await asyncio.gather(*producers, return_exceptions=True)
+        await bus.close()
+        await recorder_task
+        await asyncio.gather(*consumers, return_exceptions=True)
+        await asyncio.to_thread(store.close)
+        log.info("stopped; %d samples recorded this run", recorder.samples_written)
+
+
+async def _retention(runtime: Runtime) -> None:
+    days = runtime.settings.store.retention_days
+    assert days is not None
+    while True:
+        cutoff = runtime.clock.now_ns() - int(days * 86_400 * NS_PER_S)
+        dropped = await runtime.query(runtime.store.drop_before, cutoff)
+        if dropped:
+            log.info("retention: dropped %d samples older than %g days", dropped, days)
+        await asyncio.sleep(RETENTION_EVERY_S)
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Run the API (and dashboard) over a runtime until interrupted."""
+    import uvicorn
+
+    from werk.api.app import create_api
+
+    async with open_runtime(settings) as runtime:
+        api = create_api(runtime)
+        config = uvicorn.Config(
+            api,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        if ready is not None:
+            asyncio.get_running_loop().call_soon(_signal_when_started, server, ready)
+        await server.serve()
+
+
+def _signal_when_started(server: object, ready: asyncio.Event) -> None:
+    async def wait() -> None:
+        while not getattr(server, "started", False):
+            await asyncio.sleep(0.05)
+        ready.set()
+
+    asyncio.get_running_loop().create_task(wait())

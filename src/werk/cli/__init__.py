@@ -1,0 +1,289 @@
+"""The ``werk`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from werk import __version__
+from werk.core import WerkError, iso, parse_duration, parse_time
+from werk.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="werk",
+    help="werk: connect machines, keep their history and twin, and see whether the AI helps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="werk.toml (default: ./werk.toml when present)"),
+]
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    if config is None and Path("werk.toml").is_file():
+        config = Path("werk.toml")
+    return load_settings(config, **overrides)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"werk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8080,
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its history")] = Path("var"),
+) -> None:
+    """Run werk with a built-in demo line: history, API and live feed on http://127.0.0.1:PORT."""
+    from werk.api.tokens import Role, TokenStore
+
+    settings = load_settings(
+        None,
+        demo=True,
+        store={"url": f"duckdb:///{data_dir / 'demo.duckdb'}"},
+        api={"port": port, "tokens_file": str(data_dir / "tokens.json")},
+    )
+    tokens = TokenStore(Path(settings.api.tokens_file))
+    for info in tokens.list():  # fresh demo tokens each run; old ones stop working
+        if info.name.startswith("demo-"):
+            tokens.revoke(info.id)
+    _, operator = tokens.create(Role.operator, "demo-operator")
+    _, viewer = tokens.create(Role.viewer, "demo-viewer")
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"[bold]werk demo[/bold] {__version__}: a press line of 3 machines, 15 signals")
+    console.print(f"  dashboard and API   {base}/")
+    console.print(f"  API docs            {base}/docs")
+    console.print(f"  latest values       curl '{base}/api/v1/latest'")
+    console.print(f"  history (1 min)     curl '{base}/api/v1/history?signal=press1.temperature&start=1m'")
+    console.print(f"  live feed           ws://127.0.0.1:{port}/api/v1/live")
+    console.print(f"  operator token      {operator}")
+    console.print(f"  viewer token        {viewer}")
+    console.print("  stop with Ctrl-C")
+    _run_server(settings)
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the platform as configured in werk.toml (API on 127.0.0.1:8080 unless configured)."""
+    settings = _settings(config)
+    console.print(f"werk {__version__} serving on http://{settings.api.host}:{settings.api.port}/")
+    _run_server(settings)
+
+
+def _run_server(settings: Settings) -> None:
+    from werk.app import serve as serve_app
+
+    try:
+        asyncio.run(serve_app(settings))
+    except KeyboardInterrupt:
+        pass
+    except WerkError as error:
+        raise _fail(str(error)) from None
+    except OSError as error:
+        raise _fail(f"cannot serve on {settings.api.host}:{settings.api.port}: {error}") from None
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, operator, engineer or admin")] = "viewer",
+    name: Annotated[str, typer.Option(help="who or what uses it")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Make a token. It is printed once; only its hash is kept."""
+    from werk.api.tokens import Role, TokenStore
+
+    settings = _settings(config)
+    try:
+        parsed = Role.parse(role)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    info, token = TokenStore(Path(settings.api.tokens_file)).create(parsed, name)
+    errors.print(f"token {info.id} ({parsed.name}, {name}); keep it safe, it is not shown again:")
+    print(token)
+
+
+@token_app.command("list")
+def token_list(config: ConfigOption = None) -> None:
+    """List tokens (ids, names and roles; never the secrets)."""
+    from werk.api.tokens import TokenStore
+
+    settings = _settings(config)
+    table = Table("id", "name", "role", "created")
+    for info in TokenStore(Path(settings.api.tokens_file)).list():
+        table.add_row(info.id, info.name, info.role.name, iso(info.created)[:19] + "Z")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, config: ConfigOption = None) -> None:
+    """Revoke a token by id."""
+    from werk.api.tokens import TokenStore
+
+    settings = _settings(config)
+    if not TokenStore(Path(settings.api.tokens_file)).revoke(token_id):
+        raise _fail(f"no token with id {token_id}")
+    console.print(f"revoked {token_id}")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV (long: signal,timestamp,value[,quality] or wide: "
+                                               "timestamp,<signal>...) or Parquet")],
+    config: ConfigOption = None,
+    api: Annotated[
+        str | None,
+        typer.Option(help="post to a running werk at this URL instead of opening the store"),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="WERK_TOKEN", help="operator token for --api")
+    ] = None,
+) -> None:
+    """Import history from a file, validating every row; good rows are kept, bad ones reported."""
+    from werk.cli.importing import import_into_store, import_via_api
+
+    settings = _settings(config)
+    if not file.is_file():
+        raise _fail(f"{file} not found")
+    try:
+        if api:
+            if not token:
+                raise _fail("--api needs an operator token: --token or WERK_TOKEN")
+            report = import_via_api(file, settings.catalog(), api, token, console)
+        else:
+            report = import_into_store(file, settings, console)
+    except WerkError as error:
+        raise _fail(str(error)) from None
+    _print_report(report)
+    if report.errors and not report.accepted:
+        raise typer.Exit(2)
+
+
+def _print_report(report: Any) -> None:
+    console.print(
+        f"{report.rows} rows read: [green]{report.accepted} stored[/green], "
+        f"[red]{len(report.errors)} rejected[/red]"
+    )
+    if report.errors:
+        table = Table("row", "signal", "field", "rule", "problem")
+        for error in report.errors[:20]:
+            table.add_row(str(error.row), error.signal or "", error.field, error.rule, error.message)
+        console.print(table)
+        if len(report.errors) > 20:
+            console.print(f"... and {len(report.errors) - 20} more")
+
+
+@app.command()
+def query(
+    signal: Annotated[str, typer.Argument(help="signal id, e.g. press1.temperature")],
+    since: Annotated[str, typer.Option(help="start: 1h, 30m, ISO 8601 or ns")] = "1h",
+    until: Annotated[str, typer.Option(help="end: now, ISO 8601 or ns")] = "now",
+    bucket: Annotated[
+        str | None, typer.Option(help="rollup bucket, e.g. 1m (default: about 60 buckets)")
+    ] = None,
+    raw: Annotated[bool, typer.Option(help="print raw samples instead of a rollup")] = False,
+    limit: Annotated[int, typer.Option(help="raw samples at most")] = 50,
+    config: ConfigOption = None,
+    api: Annotated[str | None, typer.Option(help="werk URL (default: the configured one)")] = None,
+    token: Annotated[str | None, typer.Option(envvar="WERK_TOKEN", help="viewer token")] = None,
+) -> None:
+    """Print a signal's history: a rollup table with a sparkline, or raw samples.
+
+    Asks the running werk over HTTP when one answers (its store may be locked by it), else reads
+    the configured store directly.
+    """
+    from werk.cli.query import fetch_history
+
+    settings = _settings(config)
+    now = time.time_ns()
+    try:
+        start, end = parse_time(since, now), parse_time(until, now)
+        bucket_ns = parse_duration(bucket) if bucket else _nice_bucket(end - start)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    base = api or f"http://{_loopback(settings.api.host)}:{settings.api.port}"
+    try:
+        rows = fetch_history(settings, base, token, signal, start, end, bucket_ns, raw, limit)
+    except WerkError as error:
+        raise _fail(str(error)) from None
+    if not rows:
+        console.print(f"no samples of {signal} between {iso(start)} and {iso(end)}")
+        return
+    if raw:
+        table = Table("timestamp", "value", "quality")
+        for row in rows:
+            table.add_row(row["timestamp"], f"{row['value']:.6g}", row["quality"])
+    else:
+        table = Table("bucket", "min", "mean", "max", "last", "count")
+        for row in rows:
+            table.add_row(
+                row["timestamp"],
+                *(f"{row[k]:.6g}" for k in ("min", "mean", "max", "last")),
+                str(row["count"]),
+            )
+    console.print(table)
+    if not raw:
+        console.print(f"{signal}  {sparkline([row['mean'] for row in rows])}")
+
+
+def sparkline(values: list[float]) -> str:
+    finite = [v for v in values if v == v]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = (high - low) or 1.0
+    return "".join(
+        SPARKS[min(len(SPARKS) - 1, int((v - low) / span * len(SPARKS)))] if v == v else " "
+        for v in values
+    )
+
+
+def _nice_bucket(span_ns: int) -> int:
+    for text in ("1s", "5s", "10s", "30s", "1m", "5m", "15m", "1h", "6h", "1d", "7d"):
+        if span_ns / parse_duration(text) <= 60:
+            return parse_duration(text)
+    return parse_duration("30d")
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,76 @@
+"""``werk query``: history over HTTP from a running werk, or straight from the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from werk.core import ConfigError, Quality, iso
+from werk.settings import Settings
+from werk.store.base import open_store
+
+
+def fetch_history(
+    settings: Settings,
+    base_url: str,
+    token: str | None,
+    signal: str,
+    start: int,
+    end: int,
+    bucket: int,
+    raw: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Rows with ``timestamp`` (ISO) and either value/quality (raw) or min/mean/max/last/count."""
+    params: dict[str, Any] = {"signal": signal, "start": str(start), "end": str(end)}
+    if raw:
+        params["limit"] = limit
+    else:
+        params["bucket"] = f"{bucket}ns"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(f"{base_url}/api/v1/history", params=params, headers=headers, timeout=30)
+    except httpx.TransportError:
+        return _from_store(settings, signal, start, end, bucket, raw, limit)
+    if response.status_code != 200:
+        try:
+            detail = response.json()
+        except ValueError:
+            detail = response.text
+        raise ConfigError(f"{base_url} answered {response.status_code}: {detail}")
+    body = response.json()
+    return [_normalise(row) for row in body.get("samples", body.get("rollup", []))]
+
+
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row.setdefault("timestamp", row.get("bucket", ""))
+    return row
+
+
+def _from_store(
+    settings: Settings, signal: str, start: int, end: int, bucket: int, raw: bool, limit: int
+) -> list[dict[str, Any]]:
+    store = open_store(settings.store.url)
+    try:
+        if raw:
+            batch = store.read(signal, start, end, limit=limit)
+            return [
+                {"timestamp": iso(ts), "value": value, "quality": Quality(q).name.lower()}
+                for _, ts, value, q in batch.rows()
+            ]
+        rollup = store.rollup([signal], start, end, bucket)
+        return [
+            {
+                "timestamp": iso(int(rollup.bucket[i])),
+                "min": float(rollup.minimum[i]),
+                "mean": float(rollup.mean[i]),
+                "max": float(rollup.maximum[i]),
+                "last": float(rollup.last[i]),
+                "count": int(rollup.count[i]),
+            }
+            for i in range(len(rollup))
+        ]
+    finally:
+        store.close()
