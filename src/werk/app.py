@@ -14,7 +14,7 @@ from pathlib import Path
 from werk.core import NS_PER_S, Clock, MemoryBus, SignalCatalog, WallClock
 from werk.runtime import Runtime
 from werk.settings import Settings
-from werk.store.base import TimeSeriesStore, open_store
+from werk.store.base import open_store
 from werk.store.recorder import Recorder
 from werk.twin.state import LiveState
 

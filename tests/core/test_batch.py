@@ -13,9 +13,13 @@ def test_from_columns_dictionary_encodes_signals():
 
 def test_columns_must_align():
     with pytest.raises(ValueError, match="length"):
-        SampleBatch(("a",), np.zeros(2, np.int32), np.zeros(1, np.int64), np.zeros(2), np.zeros(2, np.uint8))
+        SampleBatch(
+            ("a",), np.zeros(2, np.int32), np.zeros(1, np.int64), np.zeros(2), np.zeros(2, np.uint8)
+        )
     with pytest.raises(ValueError, match="outside"):
-        SampleBatch(("a",), np.ones(1, np.int32), np.zeros(1, np.int64), np.zeros(1), np.zeros(1, np.uint8))
+        SampleBatch(
+            ("a",), np.ones(1, np.int32), np.zeros(1, np.int64), np.zeros(1), np.zeros(1, np.uint8)
+        )
 
 
 def test_concat_merges_names_and_keeps_order():
@@ -45,5 +49,7 @@ def test_take_and_for_signal():
 def test_quality_parse():
     assert Quality.parse("Stale") is Quality.STALE
     assert Quality.parse(1) is Quality.UNCERTAIN
+    assert Quality.parse("2") is Quality.BAD
+    assert SampleBatch.of("a", [1], [1.0], quality=np.uint8(2)).quality.tolist() == [2]
     with pytest.raises(ValueError, match="unknown quality"):
         Quality.parse("great")

@@ -21,6 +21,7 @@ def test_parse_time_forms():
     assert parse_time("123", now) == 123
     assert parse_time("2026-11-24T10:00:00Z", now) == to_ns(datetime(2026, 11, 24, 10, tzinfo=UTC))
     assert parse_time("2026-11-24T11:00:00+01:00", now) == parse_time("2026-11-24T10:00:00Z", now)
+    assert parse_time("20261124T100000Z", now) == parse_time("2026-11-24T10:00:00Z", now)
     with pytest.raises(ValueError, match="zone"):
         parse_time("2026-11-24T10:00:00", now)
     with pytest.raises(ValueError):

@@ -91,7 +91,9 @@ def demo(
     console.print(f"  dashboard and API   {base}/")
     console.print(f"  API docs            {base}/docs")
     console.print(f"  latest values       curl '{base}/api/v1/latest'")
-    console.print(f"  history (1 min)     curl '{base}/api/v1/history?signal=press1.temperature&start=1m'")
+    console.print(
+        f"  history (1 min)     curl '{base}/api/v1/history?signal=press1.temperature&start=1m'"
+    )
     console.print(f"  live feed           ws://127.0.0.1:{port}/api/v1/live")
     console.print(f"  operator token      {operator}")
     console.print(f"  viewer token        {viewer}")
@@ -164,8 +166,13 @@ def token_revoke(token_id: str, config: ConfigOption = None) -> None:
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="CSV (long: signal,timestamp,value[,quality] or wide: "
-                                               "timestamp,<signal>...) or Parquet")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (long: signal,timestamp,value[,quality] or wide: "
+            "timestamp,<signal>...) or Parquet"
+        ),
+    ],
     config: ConfigOption = None,
     api: Annotated[
         str | None,
@@ -203,7 +210,9 @@ def _print_report(report: Any) -> None:
     if report.errors:
         table = Table("row", "signal", "field", "rule", "problem")
         for error in report.errors[:20]:
-            table.add_row(str(error.row), error.signal or "", error.field, error.rule, error.message)
+            table.add_row(
+                str(error.row), error.signal or "", error.field, error.rule, error.message
+            )
         console.print(table)
         if len(report.errors) > 20:
             console.print(f"... and {len(report.errors) - 20} more")

@@ -30,7 +30,9 @@ def fetch_history(
         params["bucket"] = f"{bucket}ns"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(f"{base_url}/api/v1/history", params=params, headers=headers, timeout=30)
+        response = httpx.get(
+            f"{base_url}/api/v1/history", params=params, headers=headers, timeout=30
+        )
     except httpx.TransportError:
         return _from_store(settings, signal, start, end, bucket, raw, limit)
     if response.status_code != 200:

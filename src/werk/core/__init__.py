@@ -65,4 +65,5 @@ __all__ = [
     "parse_time",
     "to_datetime",
     "to_ns",
+    "topic_matches",
 ]

@@ -78,7 +78,9 @@ class SampleBatch:
         quality: Quality | npt.ArrayLike = Quality.GOOD,
     ) -> SampleBatch:
         """Samples given as parallel columns; the signal column is dictionary-encoded here."""
-        names, inverse = np.unique(np.asarray(signals, dtype=object).astype(str), return_inverse=True)
+        names, inverse = np.unique(
+            np.asarray(signals, dtype=object).astype(str), return_inverse=True
+        )
         ts = np.asarray(timestamps, dtype=np.int64)
         return cls(
             tuple(str(n) for n in names),
@@ -119,7 +121,9 @@ class SampleBatch:
     @property
     def signals(self) -> npt.NDArray[Any]:
         """The signal name of every sample (materialised; avoid on the hot path)."""
-        return np.asarray(self.names, dtype=object)[self.index] if self.names else np.empty(0, object)
+        return (
+            np.asarray(self.names, dtype=object)[self.index] if self.names else np.empty(0, object)
+        )
 
     def take(self, mask_or_positions: npt.ArrayLike) -> SampleBatch:
         """The samples selected by a boolean mask or positions (names kept as they are)."""
@@ -163,8 +167,8 @@ class SampleBatch:
 
 
 def _quality_column(quality: Quality | npt.ArrayLike, n: int) -> QualityArray:
-    if isinstance(quality, Quality | int):
-        return np.full(n, int(quality), dtype=np.uint8)
+    if np.ndim(quality) == 0:
+        return np.full(n, int(quality), dtype=np.uint8)  # type: ignore[arg-type]
     column = np.asarray(quality, dtype=np.uint8)
     if len(column) != n:
         raise ValueError("quality column differs in length")

@@ -109,10 +109,10 @@ def parse_time(text: str, now_ns: int) -> int:
         return now_ns
     if raw.lstrip("-").isdigit():
         return int(raw)
-    if raw[:1].isdigit() and raw[-1:].isalpha() and "-" not in raw and ":" not in raw:
+    if raw[:1].isdigit() and raw[-1:].isalpha() and not any(c in raw for c in "-:T"):
         return now_ns - parse_duration(raw)
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in "Zz" else raw)
     except ValueError:
         raise ValueError(
             f"bad time {text!r}: ISO 8601 with a zone (2026-11-24T10:00:00Z), ns, 'now' or '1h'"

@@ -11,7 +11,7 @@ from werk.core.context import Context
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """``kind`` is a dotted name (``alarm.raised``, ``ingest.rejected``); ``source`` what it is about."""
+    """``kind`` is a dotted name (``alarm.raised``); ``source`` names what it is about."""
 
     kind: str
     source: str = ""

@@ -19,6 +19,8 @@ class Quality(IntEnum):
     def parse(cls, value: str | int) -> Quality:
         """Accept a name (case-insensitive) or a code."""
         if isinstance(value, str):
+            if value.strip().isdigit():
+                return cls(int(value))
             try:
                 return cls[value.strip().upper()]
             except KeyError:

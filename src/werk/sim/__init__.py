@@ -1,1 +1,1 @@
-"""Simulation: the built-in demo feed now; the SimPy virtual plant comes with the simulation issue."""
+"""Simulation: the built-in demo feed now; the SimPy virtual plant comes later."""

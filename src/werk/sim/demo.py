@@ -7,7 +7,6 @@ through ``Runtime.ingest`` like any producer, so the demo exercises the real rec
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 

@@ -51,7 +51,9 @@ class Rollup:
     @classmethod
     def empty(cls) -> Rollup:
         f = np.empty(0, np.float64)
-        return cls((), np.empty(0, np.int32), np.empty(0, np.int64), f, f, f, f, np.empty(0, np.int64))
+        return cls(
+            (), np.empty(0, np.int32), np.empty(0, np.int64), f, f, f, f, np.empty(0, np.int64)
+        )
 
 
 @runtime_checkable
@@ -72,9 +74,7 @@ class TimeSeriesStore(Protocol):
         """Raw samples of one signal, ``start <= ts < end`` and ``ts > after``, oldest first."""
         ...
 
-    def rollup(
-        self, signals: Sequence[str] | None, start: int, end: int, bucket: int
-    ) -> Rollup:
+    def rollup(self, signals: Sequence[str] | None, start: int, end: int, bucket: int) -> Rollup:
         """min/max/mean/last/count per bucket of ``bucket`` ns; ``signals=None`` means all."""
         ...
 

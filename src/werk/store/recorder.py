@@ -67,9 +67,9 @@ class Recorder:
         write: Callable[[list[Any]], None],
         size: Callable[[Any], int],
     ) -> None:
-        # A pump task moves messages into a local queue, so the commit loop can wait with a
-        # timeout without cancelling the subscription's iterator.
-        local: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
+        # A pump task moves messages into a local queue, so the commit loop can look at what is
+        # waiting without cancelling the subscription's iterator.
+        local: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
 
         async def pump() -> None:
             async with subscription:
@@ -80,28 +80,32 @@ class Recorder:
         pump_task = asyncio.create_task(pump())
         loop = asyncio.get_running_loop()
         group: list[Message] = []
-        rows = 0
-        deadline = 0.0
-        ended = False
         try:
-            while not ended:
-                timeout = None if not group else max(0.0, deadline - loop.time())
-                try:
-                    item = await asyncio.wait_for(local.get(), timeout)
-                except TimeoutError:
-                    item = None
+            while True:
+                item = await local.get()
                 if item is _END:
-                    ended = True
-                elif item is not None:
-                    if not group:
-                        deadline = loop.time() + self.max_delay_s
+                    return
+                # Group commit: take what is already waiting (it piled up during the last
+                # commit), bounded by rows and time; commit at once when nothing else waits, so
+                # a lone publisher is never delayed by a batching window.
+                group, rows = [item], size(item.payload)
+                deadline = loop.time() + self.max_delay_s
+                ended = False
+                while rows < self.max_rows and loop.time() < deadline:
+                    if local.empty():
+                        await asyncio.sleep(0)  # let the pump hand over what the bus holds
+                        if local.empty():
+                            break
+                    item = local.get_nowait()
+                    if item is _END:
+                        ended = True
+                        break
                     group.append(item)
                     rows += size(item.payload)
-                    if rows < self.max_rows and loop.time() < deadline:
-                        continue
-                if group:
-                    await self._commit(group, write)
-                    group, rows = [], 0
+                await self._commit(group, write)
+                group = []
+                if ended:
+                    return
         finally:
             if group:  # cancelled mid-group: tell the publishers instead of leaving them waiting
                 for message in group:
@@ -123,6 +127,17 @@ class Recorder:
                 if attempt == 0:
                     log.warning("store write failed, retrying: %s", error)
                 await asyncio.sleep(delay)
+            except Exception as error:
+                # Not the store's health but a message it refuses (a poison message): retrying
+                # cannot help. Commit the group one by one so only the bad message is refused.
+                self.failures += 1
+                if len(group) > 1:
+                    for message in group:
+                        await self._commit([message], write)
+                    return
+                log.error("store refused a message on %s: %s", group[0].topic, error)
+                group[0].nack(error)
+                return
             else:
                 if attempt:
                     log.info("store write succeeded after %d retries", attempt)

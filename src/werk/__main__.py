@@ -1,0 +1,5 @@
+"""``python -m werk`` runs the CLI."""
+
+from werk.cli import app
+
+app()

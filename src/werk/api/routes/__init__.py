@@ -1,0 +1,1 @@
+"""The werk v1 routes, one module per topic."""
