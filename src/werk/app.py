@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from werk.core import NS_PER_S, Clock, MemoryBus, SignalCatalog, WallClock
+from werk.core import NS_PER_S, Clock, ConfigError, MemoryBus, SignalCatalog, WallClock
 from werk.runtime import Runtime
 from werk.settings import Settings
 from werk.store.base import open_store
@@ -98,6 +99,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
     from werk.api.app import create_api
 
+    listener = _bind(settings.api.host, settings.api.port)  # fail before anything starts
     async with open_runtime(settings) as runtime:
         api = create_api(runtime)
         config = uvicorn.Config(
@@ -111,7 +113,24 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         server = uvicorn.Server(config)
         if ready is not None:
             asyncio.get_running_loop().call_soon(_signal_when_started, server, ready)
-        await server.serve()
+        await server.serve(sockets=[listener])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {error.strerror}; is another werk running? "
+            "choose another port (api.port, WERK_API__PORT or --port)"
+        ) from error
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
 
 
 def _signal_when_started(server: object, ready: asyncio.Event) -> None:

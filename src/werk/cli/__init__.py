@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,8 +26,9 @@ app = typer.Typer(
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
-console = Console()
-errors = Console(stderr=True)
+# soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -64,6 +66,7 @@ def main(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
 
 @app.command()
@@ -80,40 +83,54 @@ def demo(
         store={"url": f"duckdb:///{data_dir / 'demo.duckdb'}"},
         api={"port": port, "tokens_file": str(data_dir / "tokens.json")},
     )
-    tokens = TokenStore(Path(settings.api.tokens_file))
-    for info in tokens.list():  # fresh demo tokens each run; old ones stop working
-        if info.name.startswith("demo-"):
-            tokens.revoke(info.id)
-    _, operator = tokens.create(Role.operator, "demo-operator")
-    _, viewer = tokens.create(Role.viewer, "demo-viewer")
-    base = f"http://127.0.0.1:{port}"
-    console.print(f"[bold]werk demo[/bold] {__version__}: a press line of 3 machines, 15 signals")
-    console.print(f"  dashboard and API   {base}/")
-    console.print(f"  API docs            {base}/docs")
-    console.print(f"  latest values       curl '{base}/api/v1/latest'")
-    console.print(
-        f"  history (1 min)     curl '{base}/api/v1/history?signal=press1.temperature&start=1m'"
-    )
-    console.print(f"  live feed           ws://127.0.0.1:{port}/api/v1/live")
-    console.print(f"  operator token      {operator}")
-    console.print(f"  viewer token        {viewer}")
-    console.print("  stop with Ctrl-C")
-    _run_server(settings)
+
+    def announce() -> None:
+        tokens = TokenStore(Path(settings.api.tokens_file))
+        for info in tokens.list():  # fresh demo tokens each run; old ones stop working
+            if info.name.startswith("demo-"):
+                tokens.revoke(info.id)
+        _, operator = tokens.create(Role.operator, "demo-operator")
+        _, viewer = tokens.create(Role.viewer, "demo-viewer")
+        base = f"http://127.0.0.1:{port}"
+        history = f"{base}/api/v1/history?signal=press1.temperature&start=1m"
+        console.print(
+            f"[bold]werk demo[/bold] {__version__}: a press line of 3 machines, 15 signals"
+        )
+        console.print(f"  dashboard and API   {base}/")
+        console.print(f"  API docs            {base}/docs")
+        console.print(f"  latest values       curl '{base}/api/v1/latest'")
+        console.print(f"  history (1 min)     curl '{history}'")
+        console.print(f"  live feed           ws://127.0.0.1:{port}/api/v1/live")
+        console.print(f"  operator token      {operator}")
+        console.print(f"  viewer token        {viewer}")
+        console.print("  stop with Ctrl-C")
+
+    _run_server(settings, on_ready=announce)
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the platform as configured in werk.toml (API on 127.0.0.1:8080 unless configured)."""
     settings = _settings(config)
-    console.print(f"werk {__version__} serving on http://{settings.api.host}:{settings.api.port}/")
-    _run_server(settings)
+    url = f"http://{settings.api.host}:{settings.api.port}/"
+    _run_server(settings, on_ready=lambda: console.print(f"werk {__version__} serving on {url}"))
 
 
-def _run_server(settings: Settings) -> None:
+def _run_server(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
     from werk.app import serve as serve_app
 
+    async def run() -> None:
+        ready = asyncio.Event()
+        server = asyncio.create_task(serve_app(settings, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set() and on_ready is not None:
+            on_ready()
+        waiter.cancel()
+        await server
+
     try:
-        asyncio.run(serve_app(settings))
+        asyncio.run(run())
     except KeyboardInterrupt:
         pass
     except WerkError as error:
@@ -203,10 +220,13 @@ def import_file(
 
 
 def _print_report(report: Any) -> None:
+    samples = f" ({report.submitted} samples)" if report.submitted != report.rows else ""
     console.print(
-        f"{report.rows} rows read: [green]{report.accepted} stored[/green], "
+        f"{report.rows} rows{samples} read: [green]{report.accepted} stored[/green], "
         f"[red]{len(report.errors)} rejected[/red]"
     )
+    for rule, count in sorted(report.warnings.items()):
+        console.print(f"[yellow]{count} stored but flagged uncertain[/yellow] ({rule})")
     if report.errors:
         table = Table("row", "signal", "field", "rule", "problem")
         for error in report.errors[:20]:
@@ -255,14 +275,14 @@ def query(
         console.print(f"no samples of {signal} between {iso(start)} and {iso(end)}")
         return
     if raw:
-        table = Table("timestamp", "value", "quality")
+        table = Table("timestamp (UTC)", "value", "quality")
         for row in rows:
-            table.add_row(row["timestamp"], f"{row['value']:.6g}", row["quality"])
+            table.add_row(_short(row["timestamp"], 23), f"{row['value']:.6g}", row["quality"])
     else:
-        table = Table("bucket", "min", "mean", "max", "last", "count")
+        table = Table("bucket (UTC)", "min", "mean", "max", "last", "count")
         for row in rows:
             table.add_row(
-                row["timestamp"],
+                _short(row["timestamp"], 19),
                 *(f"{row[k]:.6g}" for k in ("min", "mean", "max", "last")),
                 str(row["count"]),
             )
@@ -278,9 +298,13 @@ def sparkline(values: list[float]) -> str:
     low, high = min(finite), max(finite)
     span = (high - low) or 1.0
     return "".join(
-        SPARKS[min(len(SPARKS) - 1, int((v - low) / span * len(SPARKS)))] if v == v else " "
-        for v in values
+        SPARKS[round((v - low) / span * (len(SPARKS) - 1))] if v == v else " " for v in values
     )
+
+
+def _short(timestamp: str, length: int) -> str:
+    """ISO 8601 cut to ``length`` characters, for narrow terminals (it says UTC in the header)."""
+    return timestamp[:length].replace("T", " ")
 
 
 def _nice_bucket(span_ns: int) -> int:

@@ -6,6 +6,7 @@ Straight into the configured store when no werk runs (fastest), or through a run
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import httpx
@@ -81,7 +82,15 @@ def _server_catalog(client: httpx.Client, local: SignalCatalog) -> SignalCatalog
     catalog = SignalCatalog(local.values())
     for raw in response.json()["signals"]:
         if raw["id"] not in catalog:
-            catalog.add(Signal(id=raw["id"], unit=raw.get("unit") or "1"))
+            low, high = raw.get("minimum"), raw.get("maximum")
+            catalog.add(
+                Signal(
+                    id=raw["id"],
+                    unit=raw.get("unit") or "1",
+                    minimum=-math.inf if low is None else low,
+                    maximum=math.inf if high is None else high,
+                )
+            )
     return catalog
 
 

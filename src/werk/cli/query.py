@@ -42,7 +42,7 @@ def fetch_history(
             detail = response.text
         raise ConfigError(f"{base_url} answered {response.status_code}: {detail}")
     body = response.json()
-    return [_normalise(row) for row in body.get("samples", body.get("rollup", []))]
+    return [_normalise(row) for row in body.get("samples", body.get("rows", []))]
 
 
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:
