@@ -17,7 +17,7 @@ from werk.runtime import Runtime
 from werk.settings import Settings
 from werk.store.base import open_store
 from werk.store.recorder import Recorder
-from werk.twin.state import LiveState
+from werk.twin.state import LiveState, watch_freshness
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,12 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
 
     store = await asyncio.to_thread(open_store, settings.store.url)
     bus = MemoryBus(queue_size=settings.bus.queue_size)
-    state = LiveState(await asyncio.to_thread(store.latest))
+    state = LiveState(
+        await asyncio.to_thread(store.latest),
+        expected_intervals={
+            s.id: s.expected_interval_s for s in catalog.values() if s.expected_interval_s
+        },
+    )
     recorder = Recorder(
         bus,
         store,
@@ -61,7 +66,9 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     )
     recorder_task = asyncio.create_task(recorder.run(), name="recorder")
     consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
-    producers = []
+    producers = [
+        asyncio.create_task(watch_freshness(state, clock, runtime.emit), name="twin.freshness")
+    ]
     if settings.store.retention_days:
         producers.append(asyncio.create_task(_retention(runtime), name="retention"))
     if settings.demo:

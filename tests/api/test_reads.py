@@ -81,6 +81,7 @@ async def test_latest_from_live_state(api: Api, viewer: dict[str, str]) -> None:
         "ns": T0 + 290 * NS_PER_S,
         "value": 29.0,
         "quality": "good",
+        "stale": False,
     }
     assert by_signal["line.speed"]["value"] is None  # NaN: JSON has none
     assert by_signal["line.speed"]["quality"] == "bad"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -100,7 +100,7 @@ def sample_rows(batch: SampleBatch) -> list[dict[str, Any]]:
     ]
 
 
-def latest_rows(latest: Latest) -> list[dict[str, Any]]:
+def latest_rows(latest: Latest, stale: Set[str] = frozenset()) -> list[dict[str, Any]]:
     return [
         {
             "signal": signal,
@@ -108,6 +108,7 @@ def latest_rows(latest: Latest) -> list[dict[str, Any]]:
             "ns": ts,
             "value": finite(value),
             "quality": quality_name(quality),
+            "stale": signal in stale,
         }
         for signal, (ts, value, quality) in sorted(latest.items())
     ]

@@ -1,19 +1,33 @@
-"""Twin state: the latest value of every signal, kept current from the bus."""
+"""Twin state: the latest value of every signal, kept current from the bus, and its freshness."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from werk.core import SAMPLES, Bus, SampleBatch
+from werk.core import NS_PER_S, SAMPLES, Bus, Clock, Event, SampleBatch
 
 Latest = dict[str, tuple[int, float, int]]
 
+# A signal is stale once it has been silent for this many of its expected intervals: one missed
+# report is jitter, two in a row mean the source has stopped.
+STALE_AFTER_INTERVALS = 2.0
+
 
 class LiveState:
-    """Latest (timestamp, value, quality) per signal. A late sample never replaces a newer one."""
+    """Latest (timestamp, value, quality) per signal. A late sample never replaces a newer one.
 
-    def __init__(self, initial: Latest | None = None) -> None:
+    ``expected_intervals`` (signal -> seconds between reports) enables the staleness flag.
+    """
+
+    def __init__(
+        self, initial: Latest | None = None, expected_intervals: Mapping[str, float] | None = None
+    ) -> None:
         self._latest: Latest = dict(initial or {})
+        self._limits_ns = {
+            signal: int(seconds * STALE_AFTER_INTERVALS * NS_PER_S)
+            for signal, seconds in (expected_intervals or {}).items()
+            if seconds and seconds > 0
+        }
 
     def update(self, batch: SampleBatch) -> list[str]:
         """Apply a batch; return the signals whose latest sample changed."""
@@ -30,8 +44,43 @@ class LiveState:
             return dict(self._latest)
         return {s: self._latest[s] for s in signals if s in self._latest}
 
+    def stale(self, now_ns: int) -> set[str]:
+        """Signals with an expected interval that have not reported for too long (or ever)."""
+        stale = set()
+        for signal, limit in self._limits_ns.items():
+            sample = self._latest.get(signal)
+            if sample is None or now_ns - sample[0] > limit:
+                stale.add(signal)
+        return stale
+
     async def follow(self, bus: Bus) -> None:
         """Keep up with every sample batch on the bus until it closes."""
         async with bus.subscribe(f"{SAMPLES}.>", name="twin.state") as subscription:
             async for message in subscription:
                 self.update(message.payload)
+
+
+async def watch_freshness(
+    state: LiveState,
+    clock: Clock,
+    emit: Callable[[Event], Awaitable[None]],
+    *,
+    every_s: float = 1.0,
+) -> None:
+    """Emit ``signal.stale`` when a signal falls silent and ``signal.fresh`` when it is back.
+
+    One event per transition, not one per check: the event log stays readable.
+    """
+    stale: set[str] = set()
+    while True:
+        now = clock.now_ns()
+        current = state.stale(now)
+        for signal in sorted(current - stale):
+            last = state.get([signal]).get(signal)
+            await emit(
+                Event("signal.stale", source=signal, data={"last_ns": last[0] if last else None})
+            )
+        for signal in sorted(stale - current):
+            await emit(Event("signal.fresh", source=signal))
+        stale = current
+        await clock.sleep(every_s)

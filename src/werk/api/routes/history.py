@@ -43,14 +43,18 @@ _TABULAR = {
 }
 
 
-@router.get("/latest", summary="The latest sample of each signal (all when none is named)")
+@router.get(
+    "/latest",
+    summary="The latest sample of each signal (all when none is named); stale: silent too long",
+)
 async def latest(
     signal: Annotated[list[str] | None, Query(description="repeat for several")] = None,
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(read_access),
 ) -> dict[str, Any]:
     values = runtime.state.get(signal or None)
-    body: dict[str, Any] = {"samples": latest_rows(values)}
+    stale = runtime.state.stale(runtime.clock.now_ns())
+    body: dict[str, Any] = {"samples": latest_rows(values, stale)}
     if signal:
         body["missing"] = sorted(set(signal) - set(values))
     return body
