@@ -4,9 +4,11 @@
         --postgres postgresql://postgres@127.0.0.1:5432/test
 
 (a) DuckDB: ``DuckDBStore.write`` against raw Arrow appends (``INSERT INTO samples SELECT * FROM
-    arrow_table``) of the same batches into the same table, and against the design werk rejected
-    (a primary key with ``INSERT OR IGNORE``); plus a redelivery of batches already stored.
-(b) PostgreSQL: ``PostgresStore.write`` (a fresh schema, dropped afterwards).
+    arrow_table``) of the same batches into the same table, alternating ``--repeat`` times, and
+    against the design werk rejected (a primary key with ``INSERT OR IGNORE``); plus a redelivery
+    of batches already stored and the cost of one small write.
+(b) PostgreSQL: ``PostgresStore.write`` of the first ``--postgres-rows`` samples, rollups over
+    them and small writes (a fresh schema, dropped afterwards).
 (c) Rollups on the DuckDB file just written: a 1-minute rollup of one signal over one hour, and of
     every signal over all rows; median of ``--runs``, through werk and as the bare SQL.
 
@@ -33,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from werk.core import SampleBatch
+from werk.store import TimeSeriesStore
 from werk.store.duckdb import DuckDBStore
 
 S = 1_000_000_000
@@ -124,40 +127,64 @@ def raw_append(path: Path, tables: list[pa.Table], create: str, insert: str) -> 
     return seconds
 
 
+def werk_write(path: Path, data: list[SampleBatch]) -> float:
+    store = DuckDBStore(path)
+    new = 0
+
+    def work() -> None:
+        nonlocal new
+        for batch in data:
+            new += store.write(batch)
+
+    seconds = timed(work)
+    assert new == sum(len(b) for b in data) == store.count(), new
+    store.close()
+    return seconds
+
+
+def small_writes(store: TimeSeriesStore, signals: int, writes: int = 500) -> str:
+    """The recorder's usual shape: a commit every 100 ms holding one sample of each signal."""
+    small = list(batches(writes * signals, signals, signals))
+    seconds = timed(lambda: [store.write(b) for b in small])
+    return f"{seconds / writes * 1e3:6.2f} ms per write of {signals} samples"
+
+
 def duckdb_ingest(args: argparse.Namespace, work_dir: Path, data: list[SampleBatch]) -> Path:
     rows = sum(len(b) for b in data)
     tables = [arrow_of(b) for b in data]
     print(
         f"\n(a) DuckDB ingest: {rows:,} samples, {args.signals} signals, batches of {args.batch:,}"
     )
-
-    raw = raw_append(
-        work_dir / "raw.duckdb",
-        tables,
-        RAW_SCHEMA + ")",
-        "INSERT INTO samples SELECT * FROM arrow_table",
-    )
-    print(f"  raw Arrow append (INSERT ... SELECT * FROM arrow)  {rate(rows, raw)}")
-
+    print(f"    each into a fresh file, alternating, {args.repeat} times; medians")
+    raw, werk = [], []
     path = work_dir / "werk.duckdb"
+    for attempt in range(args.repeat):
+        for stale in work_dir.glob("*.duckdb*"):
+            stale.unlink()
+        raw.append(
+            raw_append(
+                work_dir / "raw.duckdb",
+                tables,
+                RAW_SCHEMA + ")",
+                "INSERT INTO samples SELECT * FROM arrow_table",
+            )
+        )
+        werk.append(werk_write(path, data))
+        print(f"    run {attempt + 1}: raw {rate(rows, raw[-1])}, werk {rate(rows, werk[-1])}")
+    raw_s, werk_s = statistics.median(raw), statistics.median(werk)
+    print(f"  raw Arrow append (INSERT ... SELECT * FROM arrow)  {rate(rows, raw_s)}")
+    print(f"  DuckDBStore.write                                {rate(rows, werk_s)}")
+    print(f"  werk / raw                                       {raw_s / werk_s:6.2f}x")
+
     store = DuckDBStore(path)
-    new = 0
-
-    def write_all() -> None:
-        nonlocal new
-        for batch in data:
-            new += store.write(batch)
-
-    werk = timed(write_all)
-    assert new == rows == store.count(), (new, rows)
-    print(f"  DuckDBStore.write                                {rate(rows, werk)}")
-    print(f"  werk / raw                                       {raw / werk:6.2f}x")
-
     again = data[-10:]
     redelivered = sum(len(b) for b in again)
     seconds = timed(lambda: [store.write(b) for b in again])
     assert store.count() == rows
     print(f"  DuckDBStore.write, redelivery (all duplicates)   {rate(redelivered, seconds)}")
+    store.close()
+    store = DuckDBStore(work_dir / "small.duckdb")
+    print(f"  DuckDBStore.write, small batches                 {small_writes(store, args.signals)}")
     store.close()
 
     if args.alternatives:
@@ -169,9 +196,8 @@ def duckdb_ingest(args: argparse.Namespace, work_dir: Path, data: list[SampleBat
             RAW_SCHEMA + ", PRIMARY KEY (signal_id, ts))",
             "INSERT OR IGNORE INTO samples SELECT * FROM arrow_table",
         )
-        print(
-            f"  rejected: primary key + INSERT OR IGNORE ({part_rows:,}) {rate(part_rows, keyed)}"
-        )
+        print(f"  rejected design: primary key + INSERT OR IGNORE, first {part_rows:,} samples")
+        print(f"                                                   {rate(part_rows, keyed)}")
     return path
 
 
@@ -194,6 +220,18 @@ def postgres_ingest(args: argparse.Namespace, data: list[SampleBatch]) -> None:
         seconds = timed(lambda: [store.write(b) for b in chosen])
         assert store.count() == total
         print(f"  PostgresStore.write                              {rate(total, seconds)}")
+        minute, hour = 60 * S, 3_600 * S
+        end = (int(chosen[-1].timestamps.max()) // minute + 1) * minute
+        signal = chosen[0].names[0]
+        for label, signals, low in (
+            ("rollup, one signal over 1 h", [signal], end - hour),
+            (f"rollup, all signals over all {total:,} rows", None, T0),
+        ):
+            ms, _ = median_ms(lambda s=signals, lo=low: store.rollup(s, lo, end, minute), 5)
+            print(f"  {label}: {ms:.1f} ms (1-minute buckets, median of 5)")
+        store.drop_before(2**62)
+        small = small_writes(store, args.signals)
+        print(f"  PostgresStore.write, small batches               {small}")
     finally:
         store.close()
         with psycopg.connect(args.postgres, autocommit=True) as conn:
@@ -206,33 +244,36 @@ def rollups(args: argparse.Namespace, path: Path, data: list[SampleBatch]) -> No
     start = int(data[0].timestamps.min())
     end = (int(data[-1].timestamps.max()) // minute + 1) * minute  # whole minutes
     signal = data[0].names[0]
+    cases = [
+        (f"one signal over 1 h ({signal})", [signal], end - hour),
+        (f"all {args.signals} signals over all {rows:,} rows", None, start),
+    ]
     print(f"\n(c) DuckDB rollups, 1-minute buckets, median of {args.runs} runs")
     store = DuckDBStore(path)
-    with store._cursor() as cur:
-        key = cur.execute("SELECT id FROM signals WHERE name = $1", [signal]).fetchone()
-        sql = (
-            "SELECT signal_id, ts // $b - (ts % $b < 0)::BIGINT AS n, min(value), max(value),"
-            " avg(value), arg_max(value, ts), count(*) FROM samples WHERE ts >= $s AND ts < $e"
-            " AND quality <= 1 {} GROUP BY ALL"
-        )
-        cases = [
-            (f"one signal over 1 h ({signal})", [signal], end - hour, f"AND signal_id = {key[0]}"),
-            (f"all {args.signals} signals over all {rows:,} rows", None, start, ""),
-        ]
-        for label, signals, low, where in cases:
-            ms, result = median_ms(
-                lambda s=signals, lo=low: store.rollup(s, lo, end, minute), args.runs
-            )
-            raw_ms, _ = median_ms(
-                lambda q=sql.format(where), lo=low: cur.execute(
-                    q, {"b": minute, "s": lo, "e": end}
-                ).fetchnumpy(),
-                args.runs,
-            )
-            buckets = len(result)  # type: ignore[arg-type]
-            print(f"  {label}: {ms:7.1f} ms through werk, {raw_ms:7.1f} ms bare SQL", end="")
-            print(f" ({buckets:,} buckets)")
+    werk = [
+        median_ms(lambda s=s, lo=lo: store.rollup(s, lo, end, minute), args.runs)
+        for *_, s, lo in cases
+    ]
     store.close()
+
+    # The same aggregation written directly against the samples table, as a user of DuckDB would.
+    conn = duckdb.connect(str(path), read_only=True)
+    row = conn.execute("SELECT id FROM signals WHERE name = $1", [signal]).fetchone()
+    sql = (
+        "SELECT signal_id, ts // $b AS n, min(value), max(value), avg(value), arg_max(value, ts),"
+        " count(*) FROM samples WHERE ts >= $s AND ts < $e AND quality <= 1 {} GROUP BY ALL"
+    )
+    filters = [f"AND signal_id = {row[0] if row else -1}", ""]
+    for (label, _, low), (ms, result), where in zip(cases, werk, filters, strict=True):
+        query = sql.format(where)
+        raw_ms, _ = median_ms(
+            lambda q=query, lo=low: conn.execute(q, {"b": minute, "s": lo, "e": end}).fetchnumpy(),
+            args.runs,
+        )
+        buckets = len(result)  # type: ignore[arg-type]
+        print(f"  {label}: {ms:7.1f} ms through werk, {raw_ms:7.1f} ms bare SQL on samples", end="")
+        print(f" ({buckets:,} buckets)")
+    conn.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100_000, help="samples per write")
     parser.add_argument("--postgres", help="a PostgreSQL URL; without it (b) is skipped")
     parser.add_argument("--postgres-rows", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the DuckDB ingest")
     parser.add_argument("--runs", type=int, default=21, help="repetitions of each rollup")
     parser.add_argument(
         "--no-alternatives",

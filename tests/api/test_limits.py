@@ -134,10 +134,10 @@ async def test_store_unavailable_is_503_with_retry_after(
 async def test_health_reports_an_unreachable_store(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def down(*args: object) -> int:
+    def down(*args: object) -> None:
         raise StoreUnavailable("gone")
 
-    monkeypatch.setattr(api.runtime.store, "count", down)
+    monkeypatch.setattr(api.runtime.store, "ping", down)
     response = await api.client.get("/api/v1/health")
     assert response.status_code == 503
     body = response.json()

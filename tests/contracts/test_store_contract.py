@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from werk.core import Context, Event, Quality, SampleBatch, ValidationError
+from werk.core import Context, Event, Quality, SampleBatch, StoreError, ValidationError
 from werk.store import Rollup, TimeSeriesStore, open_store
 
 S = 1_000_000_000
@@ -142,6 +142,14 @@ def assert_rollup_equal(rollup: Rollup, expected: list[tuple]) -> None:  # type:
 
 def test_implements_the_protocol(store: TimeSeriesStore) -> None:
     assert isinstance(store, TimeSeriesStore)
+
+
+def test_ping_answers_while_open_and_fails_after_close(opener: Opener) -> None:
+    store = opener()
+    store.ping()
+    store.close()
+    with pytest.raises(StoreError):
+        store.ping()
 
 
 def test_empty_batch_writes_nothing(store: TimeSeriesStore) -> None:
@@ -292,6 +300,29 @@ def test_rollup_matches_numpy_on_random_data(store: TimeSeriesStore, bucket_s: i
     for signals_asked in (None, ["m2.temp", "m1.temp", "nobody"], ["m3.vibration"]):
         rollup = store.rollup(signals_asked, start, end, bucket)
         assert_rollup_equal(rollup, expected_rollup(stored, signals_asked, start, end, bucket))
+
+
+def test_rollup_after_retention_and_backfill(store: TimeSeriesStore) -> None:
+    rng = np.random.default_rng(5)
+    signals = ["a", "b"]
+    recent = random_batch(rng, signals, 4_000, span_s=1_800)
+    store.write(recent)
+    cut = T0 + 601 * S + 500_000_000  # not on a minute: that minute keeps part of its samples
+    store.drop_before(cut)
+    stored = {k: v for k, v in stored_rows(recent).items() if k[1] >= cut}
+
+    def check() -> None:
+        for bucket_s, start_s in ((60, 0), (120, 0), (60, 601), (300, 1)):
+            start, end = T0 + start_s * S, T0 + 1_800 * S
+            rollup = store.rollup(None, start, end, bucket_s * S)
+            assert_rollup_equal(rollup, expected_rollup(stored, None, start, end, bucket_s * S))
+
+    check()
+    backfill = random_batch(rng, signals, 4_000, span_s=1_800)  # older and newer, overlapping
+    store.write(backfill)
+    for key, value in stored_rows(backfill).items():
+        stored.setdefault(key, value)
+    check()
 
 
 def test_rollup_counts_only_good_and_uncertain(store: TimeSeriesStore) -> None:

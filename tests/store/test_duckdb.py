@@ -137,7 +137,8 @@ def test_a_failed_write_rolls_back_and_forgets_new_signals(
 ) -> None:
     store = DuckDBStore(tmp_path / "w.duckdb")
     batch = SampleBatch.of("fresh", T0 + np.arange(10), np.arange(10.0))
-    monkeypatch.setattr(duckdb_module, "_INSERT_NEW", "INSERT INTO no_such_table VALUES (1)")
+    for statement in ("_INSERT_NEW", "_APPEND"):
+        monkeypatch.setattr(duckdb_module, statement, "INSERT INTO no_such_table VALUES (1)")
     with pytest.raises(StoreError) as info:
         store.write(batch)
     assert isinstance(info.value.__cause__, duckdb.Error)
@@ -159,4 +160,28 @@ def test_write_inserts_only_rows_missing_in_the_batch_time_range(tmp_path: Path)
     assert store.write(old) == 100
     assert store.write(SampleBatch.concat([old, new])) == 0
     assert store.count() == 200
+    store.close()
+
+
+def test_a_file_without_the_summary_tables_gets_them_built(tmp_path: Path) -> None:
+    """Files of the first version (no ``sample_minutes``, no ``signal_latest``) still work."""
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "CREATE SEQUENCE signal_ids;"
+            "CREATE TABLE signals (id INTEGER PRIMARY KEY DEFAULT nextval('signal_ids'),"
+            " name VARCHAR NOT NULL UNIQUE);"
+            "CREATE TABLE samples (signal_id INTEGER NOT NULL, ts BIGINT NOT NULL,"
+            " value DOUBLE NOT NULL, quality UTINYINT NOT NULL);"
+            "INSERT INTO signals (name) VALUES ('press.force');"
+            f"INSERT INTO samples VALUES (1, {T0}, 1.0, 0), (1, {T0 + 10**9}, 3.0, 0),"
+            f" (1, {T0 + 2 * 10**9}, 99.0, 2)"
+        )
+    store = DuckDBStore(path)
+    assert store.latest() == {"press.force": (T0 + 2 * 10**9, 99.0, 2)}
+    minute = 60 * 10**9
+    rollup = store.rollup(None, T0 - T0 % minute, T0 + 2 * minute, minute)
+    assert rollup.mean.tolist() == [2.0] and rollup.count.tolist() == [2]
+    assert store.write(SampleBatch.of("press.speed", [T0], [5.0])) == 1
+    assert store.signal_names() == ["press.force", "press.speed"]
     store.close()

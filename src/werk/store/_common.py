@@ -44,17 +44,26 @@ def first_occurrences(batch: SampleBatch) -> SampleBatch:
     """
     if len(batch) < 2:
         return batch
-    key = pair_key(batch.index, len(batch.names), batch.timestamps)
-    if key is not None:
+    ts, index = batch.timestamps, batch.index
+    low = int(ts.min())
+    span = int(ts.max()) - low + 1
+    if span * len(batch.names) < 2**62:
+        # Connectors send time-ordered batches: then a strictly rising (ts, signal) proves
+        # there are no duplicates in one pass, without a sort.
+        by_time = (ts - low) * len(batch.names) + index
+        if np.all(by_time[1:] > by_time[:-1]):
+            return batch
+        # One int64 per (signal, ts): sorting it is several times cheaper than a lexsort.
+        key = index.astype(np.int64) * span + (ts - low)
         ordered = np.sort(key)
         if not np.any(ordered[1:] == ordered[:-1]):
-            return batch  # the usual case: no duplicates, no copy
+            return batch
         order = np.argsort(key, kind="stable")
         key = key[order]
         first = np.r_[True, key[1:] != key[:-1]]
     else:
-        order = np.lexsort((batch.timestamps, batch.index))  # stable: earliest duplicate first
-        index, stamps = batch.index[order], batch.timestamps[order]
+        order = np.lexsort((ts, index))  # stable: the earliest duplicate comes first
+        index, stamps = index[order], ts[order]
         first = np.r_[True, (index[1:] != index[:-1]) | (stamps[1:] != stamps[:-1])]
     return batch.take(np.sort(order[first]))
 
@@ -73,24 +82,37 @@ def pair_key(
     return major.astype(np.int64) * span + (minor - low)
 
 
-def pair_order(
+def unique_pair_order(
     major: npt.NDArray[np.integer[Any]], majors: int, minor: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.intp]:
-    """Positions that sort by ``major`` then ``minor`` (stable)."""
+    """Positions that sort distinct (major, minor) pairs by ``major`` then ``minor``."""
     key = pair_key(major, majors, minor)
     if key is None:
         return np.lexsort((minor, major))
-    return np.argsort(key, kind="stable")
+    slots = int(key.max()) + 1
+    if slots > 4 * len(key) + 4096:
+        return np.argsort(key)
+    # Dense keys (every signal has most buckets): place each pair in its slot, O(n), no sort.
+    where = np.full(slots, -1, np.intp)
+    where[key] = np.arange(len(key))
+    return where[where >= 0]
+
+
+Pairs = Iterable[tuple[int, str]]
 
 
 class SignalKeys:
-    """Signal name <-> integer key of a database backend, cached: a key never changes once given."""
+    """Signal name <-> integer key of a database backend, cached: a key never changes once given.
+
+    Lookups take a ``fetch`` function that asks the database for ``(key, name)`` pairs of what the
+    cache lacks (another process, or an earlier run, may have given the key).
+    """
 
     def __init__(self) -> None:
         self._by_name: dict[str, int] = {}
         self._by_id: dict[int, str] = {}
 
-    def remember(self, pairs: Iterable[tuple[int, str]]) -> None:
+    def remember(self, pairs: Pairs) -> None:
         for key, name in pairs:
             # By id first: a reader that finds the key of a name always finds its name too.
             self._by_id[int(key)] = name
@@ -99,11 +121,19 @@ class SignalKeys:
     def unknown_names(self, names: Iterable[str]) -> list[str]:
         return [n for n in names if n not in self._by_name]
 
-    def unknown_ids(self, ids: Iterable[int]) -> list[int]:
-        return [int(k) for k in ids if int(k) not in self._by_id]
+    def known(self, names: Sequence[str], fetch: Callable[[list[str]], Pairs]) -> dict[str, int]:
+        """Keys of those ``names`` that have one."""
+        unknown = self.unknown_names(names)
+        if unknown:
+            self.remember(fetch(unknown))
+        return {n: k for n in names if (k := self._by_name.get(n)) is not None}
 
-    def key(self, name: str) -> int | None:
-        return self._by_name.get(name)
+    def names(self, keys: Sequence[int], fetch: Callable[[list[int]], Pairs]) -> list[str]:
+        """Names of ``keys``, every one a key the database gave."""
+        unknown = [int(k) for k in keys if int(k) not in self._by_id]
+        if unknown:
+            self.remember(fetch(unknown))
+        return [self._by_id[int(k)] for k in keys]
 
     def keys(
         self, names: Sequence[str], pending: Mapping[str, int] | None = None
@@ -112,8 +142,21 @@ class SignalKeys:
         known = {**self._by_name, **pending} if pending else self._by_name
         return np.fromiter((known[n] for n in names), np.int32, len(names))
 
-    def name(self, key: int) -> str:
-        return self._by_id[key]
+    def filter_sql(
+        self,
+        signals: Sequence[str] | None,
+        fetch: Callable[[list[str]], Pairs],
+        column: str = "signal_id",
+    ) -> str | None:
+        """SQL limiting rows to ``signals`` (empty: all); ``None`` when none of them is known."""
+        if signals is None:
+            return ""
+        keys = sorted(set(self.known(list(signals), fetch).values()))
+        if not keys:
+            return None
+        # Integer keys from our own table, safe to inline; constants let the planner use
+        # zone maps or an index.
+        return f" AND {column} IN ({', '.join(map(str, keys))})"
 
 
 # -- argument rules --------------------------------------------------------------------------------
@@ -189,7 +232,7 @@ def rollup_of(
         index = table[keys]
     else:
         index = ranks[position.reshape(-1)]
-    order = pair_order(index, len(present), number)
+    order = unique_pair_order(index, len(present), number)
     return Rollup(
         names=tuple(labels[i] for i in by_name),
         index=index[order],

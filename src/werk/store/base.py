@@ -13,8 +13,13 @@ Rules every implementation follows (``tests/contracts/test_store_contract.py`` c
 - ``rollup`` aggregates per signal and per bucket (``bucket_start = ts - ts % bucket``; buckets
   without samples are left out). Only samples of quality GOOD or UNCERTAIN count; BAD and STALE
   samples (whose value may be NaN) are stored and readable raw, but never averaged.
+- Rollups are sorted by signal name (code-point order), then bucket; ``ts - ts % bucket`` is
+  Python's floor, also before 1970.
 - ``drop_before`` removes samples and events older than a time (retention).
-- Events are stored by id; appending the same event twice stores it once.
+- Events are stored by id; appending the same event twice stores it once. Event ``data`` must be
+  JSON without NaN or infinity (``ValidationError`` otherwise). The ``kind`` filter matches whole
+  dotted tokens: ``alarm`` matches ``alarm`` and ``alarm.raised``, not ``alarmist``.
+- ``ping`` is cheap whatever the size of the history: health checks call it.
 """
 
 from __future__ import annotations
@@ -108,6 +113,10 @@ class TimeSeriesStore(Protocol):
 
     def drop_before(self, timestamp: int) -> int:
         """Delete samples and events older than ``timestamp``; return the samples deleted."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the store answers a trivial query."""
         ...
 
     def close(self) -> None: ...

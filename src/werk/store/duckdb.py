@@ -10,25 +10,35 @@ DuckDB's ART index makes ingest several times slower (see docs/benchmarks.md). `
 (signal, timestamp) unique instead: it drops duplicates inside the batch with numpy, then inserts
 only rows missing from the table, comparing against stored rows in the batch's time range alone.
 Time series arrive nearly in time order, so the zone maps (per row-group min/max of ``ts``) let that
-comparison skip all but the newest row groups.
+comparison skip all but the newest row groups, and an append skips it altogether.
+
+Two small tables kept in the same transactions as ``samples`` make reads independent of how much
+history there is: ``signal_latest`` holds each signal's newest sample (for ``latest`` and
+``signal_names``), and ``sample_minutes`` the per-minute aggregates of the samples a rollup
+counts. ``write`` and ``drop_before`` recompute the minutes they touch from ``samples``, so the two
+never disagree. A rollup in whole minutes reads those, and raw samples only for the partial
+minutes at its ends: sixty times fewer rows at one sample a second.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from werk.core import ConfigError, Event, SampleBatch, StoreError
+from werk.core import NS_PER_S, ConfigError, Event, SampleBatch, StoreError
 from werk.store._common import (
     EVENT_COLUMNS,
     ROLLUP_QUALITY_MAX,
+    Pairs,
     SignalKeys,
     check_bucket,
     check_limit,
@@ -58,6 +68,22 @@ CREATE TABLE IF NOT EXISTS samples (
     value DOUBLE NOT NULL,
     quality UTINYINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sample_minutes (
+    signal_id INTEGER NOT NULL,
+    minute BIGINT NOT NULL,  -- floor(ts / 1 min); only GOOD and UNCERTAIN samples count
+    minimum DOUBLE NOT NULL,
+    maximum DOUBLE NOT NULL,
+    total DOUBLE NOT NULL,
+    count BIGINT NOT NULL,
+    last_ts BIGINT NOT NULL,
+    last DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signal_latest (
+    signal_id INTEGER PRIMARY KEY,
+    ts BIGINT NOT NULL,
+    value DOUBLE NOT NULL,
+    quality UTINYINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id VARCHAR PRIMARY KEY,
     kind VARCHAR NOT NULL,
@@ -69,6 +95,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+# An append (nothing stored in the batch's time range: zone maps tell at once) inserts all rows.
+_APPEND = """
+INSERT INTO samples SELECT signal_id, ts, value, quality FROM werk_batch
+WHERE NOT EXISTS (SELECT 1 FROM samples WHERE ts BETWEEN $low AND $high)
+"""
+# Otherwise only the rows not stored yet; the anti-join would cost an append as much again.
 _INSERT_NEW = """
 INSERT INTO samples (signal_id, ts, value, quality)
 SELECT b.signal_id, b.ts, b.value, b.quality
@@ -76,6 +108,39 @@ FROM werk_batch AS b
 ANTI JOIN (SELECT signal_id, ts FROM samples WHERE ts BETWEEN $low AND $high) AS s
     USING (signal_id, ts)
 """
+# A batch's newest sample of a signal is new whenever it is newer than the stored newest one.
+_UPDATE_LATEST = """
+MERGE INTO signal_latest AS l USING werk_newest AS b ON l.signal_id = b.signal_id
+WHEN MATCHED AND b.ts > l.ts THEN UPDATE SET ts = b.ts, value = b.value, quality = b.quality
+WHEN NOT MATCHED THEN INSERT VALUES (b.signal_id, b.ts, b.value, b.quality)
+"""
+
+MINUTE = 60 * NS_PER_S
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _floor_number(column: str, size: str) -> str:
+    """SQL for ``floor(column / size)``: DuckDB's ``//`` truncates toward zero."""
+    return f"({column} // {size} - ({column} % {size} < 0)::BIGINT)"
+
+
+def _minutes_of_samples(low: str, high: str, where: str) -> str:
+    """SQL aggregating samples with ``low <= ts <= high`` per signal and minute."""
+    return (
+        f"SELECT signal_id, {_floor_number('ts', str(MINUTE))} AS minute, min(value), max(value),"
+        " sum(value), count(*), max(ts), arg_max(value, ts) FROM samples"
+        f" WHERE ts BETWEEN {low} AND {high} AND quality <= {ROLLUP_QUALITY_MAX}{where}"
+        " GROUP BY ALL"
+    )
+
+
+def _minute_span(first: int, last: int) -> dict[str, int]:
+    """The ts range of minutes ``first`` to ``last``, inclusive, clamped to int64."""
+    return {
+        "low": max(first * MINUTE, _INT64[0]),
+        "high": min(last * MINUTE + MINUTE - 1, _INT64[1]),
+    }
+
 
 _EVENT_SCHEMA = pa.schema(
     [
@@ -124,7 +189,7 @@ class DuckDBStore:
                 raise ConfigError(f"DuckDB {self.path}: {error}") from error
             # The base connection only hands out cursors: a DuckDB connection is not thread-safe.
             self._writer = self._conn.cursor()
-            self._writer.execute(_SCHEMA)
+        self._create_schema()
 
     @classmethod
     def from_url(cls, url: str) -> DuckDBStore:
@@ -143,22 +208,24 @@ class DuckDBStore:
         with self._transaction() as conn:
             learnt = self._register(conn, batch.names)
             keys = self._keys.keys(batch.names, learnt)
-            conn.register(
-                "werk_batch",
-                pa.table(
-                    {
-                        "signal_id": keys[batch.index],
-                        "ts": batch.timestamps,
-                        "value": batch.values,
-                        "quality": batch.quality,
-                    }
-                ),
+            signal_id = keys[batch.index]
+            table = pa.table(
+                {
+                    "signal_id": signal_id,
+                    "ts": batch.timestamps,
+                    "value": batch.values,
+                    "quality": batch.quality,
+                }
             )
-            try:
-                bounds = {"low": int(batch.timestamps.min()), "high": int(batch.timestamps.max())}
-                new = _scalar(conn.execute(_INSERT_NEW, bounds))
-            finally:
-                conn.unregister("werk_batch")
+            low, high = int(batch.timestamps.min()), int(batch.timestamps.max())
+            new = self._insert(conn, table, low, high)
+            if new:
+                # Recomputing more signals than the batch holds is as exact, and a key range
+                # filters cheaper than an IN list.
+                where = f" AND signal_id BETWEEN {signal_id.min()} AND {signal_id.max()}"
+                _refresh_minutes(conn, low // MINUTE, high // MINUTE, where)
+                newest = _newest_per_signal(signal_id, batch.timestamps)
+                _run_with(conn, "werk_newest", table.take(newest), _UPDATE_LATEST)
         self._keys.remember((key, name) for name, key in learnt.items())  # committed now
         return new
 
@@ -167,7 +234,7 @@ class DuckDBStore:
     ) -> SampleBatch:
         low, high = read_bounds(start, end, after, limit)
         with self._cursor() as cur:
-            key = self._known(cur, [signal]).get(signal)
+            key = self._keys.known([signal], self._by_name(cur)).get(signal)
             if key is None or low >= high or not limit:
                 return SampleBatch.of(signal, [], [])
             found = cur.execute(
@@ -179,40 +246,46 @@ class DuckDBStore:
 
     def rollup(self, signals: Sequence[str] | None, start: int, end: int, bucket: int) -> Rollup:
         bucket = check_bucket(bucket)
+        first, stop = -(-start // MINUTE), end // MINUTE  # the whole minutes in [start, end)
         with self._cursor() as cur:
-            where = self._signal_filter(cur, signals)
+            where = self._keys.filter_sql(signals, self._by_name(cur))
             if where is None or start >= end:
                 return Rollup.empty()
-            # Bucket numbers floor like Python's // (DuckDB's truncates toward zero), so a
-            # bucket starts at ts - ts % bucket as the protocol says, before 1970 too.
-            found = cur.execute(
-                "SELECT signal_id AS key, ts // $bucket - (ts % $bucket < 0)::BIGINT AS number,"
-                " min(value) AS minimum, max(value) AS maximum, avg(value) AS mean,"
-                " arg_max(value, ts) AS last, count(*) AS count"
-                f" FROM samples WHERE ts >= $start AND ts < $end AND quality <= $worst{where}"
-                " GROUP BY ALL",
-                {"bucket": bucket, "start": start, "end": end, "worst": ROLLUP_QUALITY_MAX},
-            ).fetchnumpy()
+            if bucket % MINUTE == 0 and first < stop:
+                sql, params = _rollup_of_minutes(where, bucket // MINUTE)
+                params |= {"first": first, "stop": stop, "start": start, "end": end - 1}
+                params |= {"first_ts": first * MINUTE - 1, "stop_ts": stop * MINUTE}
+            else:
+                sql, params = _rollup_of_samples(where), {"start": start, "end": end - 1}
+                params["bucket"] = bucket
+            found = cur.execute(sql, params).fetchnumpy()
             return rollup_of(
-                lambda keys: self._names(cur, keys), found["key"], found["number"], bucket, found
+                lambda keys: self._keys.names(keys, self._by_key(cur)),
+                found["key"],
+                found["number"],
+                bucket,
+                found,
             )
 
     def latest(self, signals: Sequence[str] | None = None) -> Latest:
         with self._cursor() as cur:
-            where = self._signal_filter(cur, signals)
+            where = self._keys.filter_sql(signals, self._by_name(cur))
             if where is None:
                 return {}
             rows = cur.execute(
-                "SELECT signal_id, max(ts), arg_max(value, ts), arg_max(quality, ts) FROM samples"
-                f" WHERE true{where} GROUP BY signal_id"
+                f"SELECT signal_id, ts, value, quality FROM signal_latest WHERE true{where}"
             ).fetchall()
-            names = self._names(cur, [key for key, *_ in rows])
+            names = self._keys.names([key for key, *_ in rows], self._by_key(cur))
         return latest_of((name, *rest) for name, (_, *rest) in zip(names, rows, strict=True))
+
+    def ping(self) -> None:
+        with self._cursor() as cur:
+            cur.execute("SELECT 1").fetchall()
 
     def signal_names(self) -> list[str]:
         with self._cursor() as cur:
             rows = cur.execute(
-                "SELECT name FROM signals WHERE id IN (SELECT DISTINCT signal_id FROM samples)"
+                "SELECT name FROM signals JOIN signal_latest ON signal_id = id"
             ).fetchall()
         return sorted(name for (name,) in rows)
 
@@ -220,7 +293,7 @@ class DuckDBStore:
         with self._cursor() as cur:
             if signal is None:
                 return _scalar(cur.execute("SELECT count(*) FROM samples"))
-            key = self._known(cur, [signal]).get(signal)
+            key = self._keys.known([signal], self._by_name(cur)).get(signal)
             if key is None:
                 return 0
             return _scalar(cur.execute("SELECT count(*) FROM samples WHERE signal_id = $1", [key]))
@@ -235,16 +308,13 @@ class DuckDBStore:
             [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows], schema=_EVENT_SCHEMA
         )
         with self._transaction() as conn:
-            conn.register("werk_events", table)
-            try:
-                return _scalar(
-                    conn.execute(
-                        'INSERT INTO events SELECT id, kind, source, ts, parent_id, "user", data'
-                        " FROM werk_events ON CONFLICT DO NOTHING"
-                    )
-                )
-            finally:
-                conn.unregister("werk_events")
+            return _run_with(
+                conn,
+                "werk_events",
+                table,
+                'INSERT INTO events SELECT id, kind, source, ts, parent_id, "user", data'
+                " FROM werk_events ON CONFLICT DO NOTHING",
+            )
 
     def events(
         self,
@@ -278,6 +348,12 @@ class DuckDBStore:
         with self._transaction() as conn:
             dropped = _scalar(conn.execute("DELETE FROM samples WHERE ts < $1", [timestamp]))
             conn.execute("DELETE FROM events WHERE ts < $1", [timestamp])
+            if dropped:
+                # A signal whose newest sample went has no samples left.
+                conn.execute("DELETE FROM signal_latest WHERE ts < $1", [timestamp])
+                cut = timestamp // MINUTE  # this minute may keep some samples: recompute it
+                conn.execute("DELETE FROM sample_minutes WHERE minute < $1", [cut])
+                _refresh_minutes(conn, cut, cut, "")
         return dropped
 
     def close(self) -> None:
@@ -290,6 +366,24 @@ class DuckDBStore:
                 self._conn.close()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        with self._errors():
+            tables = self._writer.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+            self._writer.execute(_SCHEMA)
+        existing = {name for (name,) in tables}
+        if "samples" in existing and not {"sample_minutes", "signal_latest"} <= existing:
+            # A file from a werk before the summary tables: build them from the samples, once.
+            with self._transaction() as conn:
+                conn.execute("DELETE FROM sample_minutes")
+                conn.execute("DELETE FROM signal_latest")
+                _refresh_minutes(conn, _INT64[0] // MINUTE, _INT64[1] // MINUTE, "")
+                conn.execute(
+                    "INSERT INTO signal_latest SELECT signal_id, max(ts), arg_max(value, ts),"
+                    " arg_max(quality, ts) FROM samples GROUP BY ALL"
+                )
 
     def _errors(self) -> AbstractContextManager[None]:
         # A locked or unreadable file may come back; anything else DuckDB raises is a failure.
@@ -324,6 +418,13 @@ class DuckDBStore:
         if self._closed:
             raise StoreError(f"DuckDB store {self.path} is closed")
 
+    def _insert(self, conn: duckdb.DuckDBPyConnection, table: pa.Table, low: int, high: int) -> int:
+        """Insert the rows of ``table`` (ts from ``low`` to ``high``) not stored yet; count them."""
+        bounds = {"low": low, "high": high}
+        return _run_with(conn, "werk_batch", table, _APPEND, bounds) or _run_with(
+            conn, "werk_batch", table, _INSERT_NEW, bounds
+        )
+
     def _register(self, conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> dict[str, int]:
         """Keys for names not seen before, given inside the caller's transaction."""
         unknown = self._keys.unknown_names(names)
@@ -338,38 +439,87 @@ class DuckDBStore:
         ).fetchall()
         return dict(rows)
 
-    def _known(self, cur: duckdb.DuckDBPyConnection, names: Sequence[str]) -> dict[str, int]:
-        """Keys of those ``names`` that have one; asks the database only about names not cached."""
-        unknown = self._keys.unknown_names(names)
-        if unknown:
-            rows = cur.execute(
-                "SELECT id, name FROM signals WHERE list_contains($1::VARCHAR[], name)", [unknown]
-            ).fetchall()
-            self._keys.remember(rows)
-        return {n: k for n in names if (k := self._keys.key(n)) is not None}
+    @staticmethod
+    def _by_name(cur: duckdb.DuckDBPyConnection) -> Callable[[list[str]], Pairs]:
+        return lambda names: cur.execute(
+            "SELECT id, name FROM signals WHERE list_contains($1::VARCHAR[], name)", [names]
+        ).fetchall()
 
-    def _names(self, cur: duckdb.DuckDBPyConnection, keys: list[int]) -> list[str]:
-        unknown = self._keys.unknown_ids(keys)
-        if unknown:
-            rows = cur.execute(
-                "SELECT id, name FROM signals WHERE list_contains($1::INTEGER[], id)", [unknown]
-            ).fetchall()
-            self._keys.remember(rows)
-        return [self._keys.name(key) for key in keys]
+    @staticmethod
+    def _by_key(cur: duckdb.DuckDBPyConnection) -> Callable[[list[int]], Pairs]:
+        return lambda keys: cur.execute(
+            "SELECT id, name FROM signals WHERE list_contains($1::INTEGER[], id)", [keys]
+        ).fetchall()
 
-    def _signal_filter(
-        self, cur: duckdb.DuckDBPyConnection, signals: Sequence[str] | None
-    ) -> str | None:
-        """SQL limiting samples to ``signals`` (empty: all); ``None`` when none of them is known."""
-        if signals is None:
-            return ""
-        keys = sorted(set(self._known(cur, list(signals)).values()))
-        if not keys:
-            return None
-        # Our own integer keys, safe to inline; a constant IN list becomes a pushed-down filter.
-        return f" AND signal_id IN ({', '.join(map(str, keys))})"
+
+def _newest_per_signal(
+    keys: npt.NDArray[np.int32], ts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.intp]:
+    """Positions of each signal's newest sample (timestamps are unique per signal)."""
+    newest = np.full(int(keys.max()) + 1, np.iinfo(np.int64).min)
+    np.maximum.at(newest, keys, ts)
+    return np.flatnonzero(ts == newest[keys])
+
+
+def _run_with(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    table: pa.Table,
+    sql: str,
+    params: dict[str, int] | None = None,
+) -> int:
+    """Run ``sql`` with ``table`` visible as ``name``; return its first value (a row count)."""
+    conn.register(name, table)
+    try:
+        return _scalar(conn.execute(sql, params))
+    finally:
+        conn.unregister(name)
+
+
+def _refresh_minutes(conn: duckdb.DuckDBPyConnection, first: int, last: int, where: str) -> None:
+    """Recompute minutes ``first`` to ``last`` of the ``where`` signals from their samples."""
+    conn.execute(
+        f"DELETE FROM sample_minutes WHERE minute BETWEEN $first AND $last{where}",
+        {"first": first, "last": last},
+    )
+    conn.execute(
+        "INSERT INTO sample_minutes " + _minutes_of_samples("$low", "$high", where),
+        _minute_span(first, last),
+    )
 
 
 def _scalar(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
-    return int(row[0]) if row else 0
+    rows = result.fetchall()  # to the end: DuckDB refuses other work while a result is open
+    return int(rows[0][0]) if rows else 0
+
+
+def _rollup_of_samples(where: str) -> str:
+    return (
+        f"SELECT signal_id AS key, {_floor_number('ts', '$bucket')} AS number,"
+        " min(value) AS minimum, max(value) AS maximum, avg(value) AS mean,"
+        " arg_max(value, ts) AS last, count(*) AS count FROM samples"
+        f" WHERE ts BETWEEN $start AND $end AND quality <= {ROLLUP_QUALITY_MAX}{where} GROUP BY ALL"
+    )
+
+
+def _rollup_of_minutes(where: str, minutes: int) -> tuple[str, dict[str, int]]:
+    """Whole minutes from ``sample_minutes``, the partial ones at both ends from ``samples``."""
+    parts = (
+        "WITH parts AS ("
+        " SELECT signal_id, minute, minimum, maximum, total, count, last_ts, last"
+        f" FROM sample_minutes WHERE minute >= $first AND minute < $stop{where}"
+        f" UNION ALL {_minutes_of_samples('$start', '$first_ts', where)}"
+        f" UNION ALL {_minutes_of_samples('$stop_ts', '$end', where)})"
+    )
+    if minutes == 1:  # every part is a minute of its own: nothing to merge
+        return (
+            parts + " SELECT signal_id AS key, minute AS number, minimum, maximum,"
+            " total / count AS mean, last, count FROM parts",
+            {},
+        )
+    return (
+        parts + f" SELECT signal_id AS key, {_floor_number('minute', '$minutes')} AS number,"
+        " min(minimum) AS minimum, max(maximum) AS maximum, sum(total) / sum(count) AS mean,"
+        " arg_max(last, last_ts) AS last, sum(count)::BIGINT AS count FROM parts GROUP BY ALL",
+        {"minutes": minutes},
+    )

@@ -218,6 +218,10 @@ class MemoryStore:
                 if (s := self._series.get(name)) is not None
             }
 
+    def ping(self) -> None:
+        with self._lock:
+            self._check_open()
+
     def signal_names(self) -> list[str]:
         with self._lock:
             self._check_open()

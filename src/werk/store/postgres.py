@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from werk.core import ConfigError, Event, SampleBatch, StoreError, StoreUnavailable
 from werk.store._common import (
     ROLLUP_QUALITY_MAX,
+    Pairs,
     SignalKeys,
     check_bucket,
     check_limit,
@@ -232,7 +233,9 @@ class PostgresStore:
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                 )
             # Concurrent CREATE ... IF NOT EXISTS can still collide: let one process at a time.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"werk.store:{schema}"])
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"werk.store:{schema or ''}"]
+            )
             for statement in _TABLES:
                 conn.execute(statement)
 
@@ -261,9 +264,11 @@ class PostgresStore:
             with cur.copy("COPY werk_staging FROM STDIN (FORMAT BINARY)") as copy:
                 for part in encode_copy(_SAMPLE_IN, columns):
                     copy.write(part)
+            # In key order, so writers in several processes take row locks in the same order
+            # and cannot deadlock on overlapping batches.
             cur.execute(
                 "INSERT INTO samples SELECT signal_id, ts, value, quality FROM werk_staging"
-                " ON CONFLICT (signal_id, ts) DO NOTHING"
+                " ORDER BY signal_id, ts ON CONFLICT (signal_id, ts) DO NOTHING"
             )
             new = cur.rowcount
         self._keys.remember((key, name) for name, key in learnt.items())  # committed now
@@ -274,7 +279,7 @@ class PostgresStore:
     ) -> SampleBatch:
         low, high = read_bounds(start, end, after, limit)
         with self._errors(), self._pool.connection() as conn, conn.cursor() as cur:
-            key = self._known(cur, [signal]).get(signal)
+            key = self._keys.known([signal], self._by_name(cur)).get(signal)
             if key is None or low >= high or not limit:
                 return SampleBatch.of(signal, [], [])
             rows = _copy_out(
@@ -289,7 +294,7 @@ class PostgresStore:
     def rollup(self, signals: Sequence[str] | None, start: int, end: int, bucket: int) -> Rollup:
         bucket = check_bucket(bucket)
         with self._errors(), self._pool.connection() as conn, conn.cursor() as cur:
-            where = self._signal_filter(cur, signals)
+            where = self._keys.filter_sql(signals, self._by_name(cur))
             if where is None or start >= end:
                 return Rollup.empty()
             rows = _copy_out(
@@ -305,12 +310,16 @@ class PostgresStore:
             )
             columns = {name: rows[name] for name, _ in _ROLLUP_OUT}
             return rollup_of(
-                lambda keys: self._names(cur, keys), rows["key"], rows["number"], bucket, columns
+                lambda keys: self._keys.names(keys, self._by_key(cur)),
+                rows["key"],
+                rows["number"],
+                bucket,
+                columns,
             )
 
     def latest(self, signals: Sequence[str] | None = None) -> Latest:
         with self._errors(), self._pool.connection() as conn, conn.cursor() as cur:
-            where = self._signal_filter(cur, signals, column="s.id")
+            where = self._keys.filter_sql(signals, self._by_name(cur), column="s.id")
             if where is None:
                 return {}
             # One backward index probe per signal instead of a scan of all samples.
@@ -329,12 +338,16 @@ class PostgresStore:
             ).fetchall()
         return sorted(name for (name,) in rows)
 
+    def ping(self) -> None:
+        with self._errors(), self._pool.connection() as conn:
+            conn.execute("SELECT 1").fetchall()
+
     def count(self, signal: str | None = None) -> int:
         with self._errors(), self._pool.connection() as conn, conn.cursor() as cur:
             if signal is None:
                 cur.execute("SELECT count(*) FROM samples")
             else:
-                key = self._known(cur, [signal]).get(signal)
+                key = self._keys.known([signal], self._by_name(cur)).get(signal)
                 if key is None:
                     return 0
                 cur.execute("SELECT count(*) FROM samples WHERE signal_id = %s", [key])
@@ -438,32 +451,21 @@ class PostgresStore:
         cur.execute("SELECT name, id FROM signals WHERE name = ANY(%s)", [unknown])
         return dict(cur.fetchall())
 
-    def _known(self, cur: psycopg.Cursor[Any], names: Sequence[str]) -> dict[str, int]:
-        """Keys of those ``names`` that have one; asks the database only about names not cached."""
-        unknown = self._keys.unknown_names(names)
-        if unknown:
-            cur.execute("SELECT id, name FROM signals WHERE name = ANY(%s)", [unknown])
-            self._keys.remember(cur.fetchall())
-        return {n: k for n in names if (k := self._keys.key(n)) is not None}
+    @staticmethod
+    def _by_name(cur: psycopg.Cursor[Any]) -> Callable[[list[str]], Pairs]:
+        def fetch(names: list[str]) -> Pairs:
+            cur.execute("SELECT id, name FROM signals WHERE name = ANY(%s)", [names])
+            return cur.fetchall()
 
-    def _names(self, cur: psycopg.Cursor[Any], keys: list[int]) -> list[str]:
-        unknown = self._keys.unknown_ids(keys)
-        if unknown:
-            cur.execute("SELECT id, name FROM signals WHERE id = ANY(%s)", [unknown])
-            self._keys.remember(cur.fetchall())
-        return [self._keys.name(key) for key in keys]
+        return fetch
 
-    def _signal_filter(
-        self, cur: psycopg.Cursor[Any], signals: Sequence[str] | None, column: str = "signal_id"
-    ) -> str | None:
-        """SQL limiting rows to ``signals`` (empty: all); ``None`` when none of them is known."""
-        if signals is None:
-            return ""
-        keys = sorted(set(self._known(cur, list(signals)).values()))
-        if not keys:
-            return None
-        # Our own integer keys, safe to inline; the planner sees constants and uses the index.
-        return f" AND {column} IN ({', '.join(map(str, keys))})"
+    @staticmethod
+    def _by_key(cur: psycopg.Cursor[Any]) -> Callable[[list[int]], Pairs]:
+        def fetch(keys: list[int]) -> Pairs:
+            cur.execute("SELECT id, name FROM signals WHERE id = ANY(%s)", [keys])
+            return cur.fetchall()
+
+        return fetch
 
 
 def _copy_out(
