@@ -12,7 +12,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from werk.core import NS_PER_S, Clock, ConfigError, MemoryBus, SignalCatalog, WallClock
+from werk.core import NS_PER_S, Clock, ConfigError, SignalCatalog, WallClock, buses
 from werk.runtime import Runtime
 from werk.settings import Settings
 from werk.store.base import open_store
@@ -42,7 +42,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
             catalog.add(signal)
 
     store = await asyncio.to_thread(open_store, settings.store.url)
-    bus = MemoryBus(queue_size=settings.bus.queue_size)
+    bus = buses.open(settings.bus.url)
     state = LiveState(
         await asyncio.to_thread(store.latest),
         expected_intervals={

@@ -37,8 +37,11 @@ class StoreSettings(_Section):
 
 
 class BusSettings(_Section):
-    url: str = Field("memory://", description="memory:// (in-process); nats:// when scaled out")
-    queue_size: int = Field(1024, ge=1, description="messages a subscriber may fall behind")
+    url: str = Field(
+        "memory://",
+        description="memory:// (in-process, queue_size: messages a subscriber may fall behind, "
+        "e.g. memory://?queue_size=4096); nats:// when scaled out",
+    )
 
 
 class RecorderSettings(_Section):

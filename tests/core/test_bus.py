@@ -84,3 +84,14 @@ async def test_closed_bus_refuses_publish():
     await bus.close()
     with pytest.raises(BusClosed):
         await bus.publish("a", 1)
+
+
+def test_bus_by_url():
+    from werk.core import ConfigError, buses
+
+    bus = buses.open("memory://?queue_size=7")
+    assert isinstance(bus, MemoryBus) and bus.queue_size == 7
+    with pytest.raises(BusError, match="queue_size"):
+        buses.open("memory://?queue_size=lots")
+    with pytest.raises(ConfigError, match="unknown bus scheme"):
+        buses.open("kafka://localhost")

@@ -7,6 +7,7 @@ EXPECTED = {
     "Event", "MemoryBus", "Message", "MissingExtraError", "NS_PER_S", "PermissionDenied",
     "Quality", "Registry", "SAMPLES", "SampleBatch", "Signal", "SignalCatalog", "SimulatedClock",
     "StoreError", "StoreUnavailable", "Subscription", "ValidationError", "WallClock", "WerkError",
+    "buses",
     "iso", "new_id", "parse_duration", "parse_time", "to_datetime", "to_ns", "topic_matches",
 }  # fmt: skip
 

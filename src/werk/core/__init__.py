@@ -1,7 +1,16 @@
 """The werk core: domain nouns, standard library and numpy only, no I/O."""
 
 from werk.core.batch import SampleBatch
-from werk.core.bus import EVENTS, SAMPLES, Bus, MemoryBus, Message, Subscription, topic_matches
+from werk.core.bus import (
+    EVENTS,
+    SAMPLES,
+    Bus,
+    MemoryBus,
+    Message,
+    Subscription,
+    buses,
+    topic_matches,
+)
 from werk.core.clock import (
     NS_PER_S,
     Clock,
@@ -59,6 +68,7 @@ __all__ = [
     "ValidationError",
     "WallClock",
     "WerkError",
+    "buses",
     "iso",
     "new_id",
     "parse_duration",

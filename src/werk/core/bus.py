@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from werk.core.context import Context
 from werk.core.errors import BusClosed, BusError
+from werk.core.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,12 @@ class MemoryBus:
 
     @classmethod
     def from_url(cls, url: str) -> MemoryBus:
-        return cls()
+        """``memory://`` or ``memory://?queue_size=4096``."""
+        query = parse_qs(urlsplit(url).query)
+        try:
+            return cls(queue_size=int(query.get("queue_size", ["1024"])[0]))
+        except ValueError:
+            raise BusError(f"bad queue_size in {url!r}: a whole number") from None
 
     async def publish(
         self, topic: str, payload: Any, context: Context | None = None, *, confirm: bool = False
@@ -229,3 +236,7 @@ class MemoryBus:
         self._closed = True
         for sub in list(self._subscriptions):
             await sub.queue.put(_CLOSED)
+
+
+buses: Registry[Bus] = Registry("bus", entry_point_group="werk.buses")
+buses.register("memory", "werk.core.bus:MemoryBus.from_url")

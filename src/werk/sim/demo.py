@@ -38,7 +38,7 @@ DEMO_SIGNALS = tuple(
         minimum=minimum,
         maximum=maximum,
         asset=machine,
-        expected_interval_s=1 / RATE_HZ,
+        expected_interval_s=PUBLISH_EVERY_S,  # samples arrive in blocks this often
     )
     for machine in MACHINES
     for kind, unit, description, minimum, maximum, _, _ in _KINDS
