@@ -11,6 +11,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from werk.core import NS_PER_S, Clock, ConfigError, SignalCatalog, WallClock, buses
 from werk.runtime import Runtime
@@ -18,6 +19,10 @@ from werk.settings import Settings
 from werk.store.base import open_store
 from werk.store.recorder import Recorder
 from werk.twin.state import LiveState, watch_freshness
+
+if TYPE_CHECKING:
+    from werk.twin.plant import Plant
+    from werk.twin.repository import TwinRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,13 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
 
     clock = clock or WallClock()
     catalog = SignalCatalog(settings.catalog().values())
+    plant = None
+    if settings.plant:
+        from werk.twin.plant import load_plant
+
+        plant = await asyncio.to_thread(load_plant, settings.plant)
+        for signal in plant.catalog().values():
+            catalog.add(signal)
     if settings.demo:
         from werk.sim.demo import DEMO_SIGNALS
 
@@ -63,6 +75,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         state=state,
         tokens=TokenStore(Path(settings.api.tokens_file)),
         clock=clock,
+        twin=await asyncio.to_thread(open_twin, settings, plant),
+        plant=plant,
     )
     recorder_task = asyncio.create_task(recorder.run(), name="recorder")
     consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
@@ -87,6 +101,32 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         await asyncio.gather(*consumers, return_exceptions=True)
         await asyncio.to_thread(store.close)
         log.info("stopped; %d samples recorded this run", recorder.samples_written)
+
+
+def open_twin(settings: Settings, plant: Plant | None) -> TwinRepository:
+    """The twin repository; the plant's shells and submodels are brought in when the plant file
+    changed since the last start (edits made through the AAS API to other objects are kept)."""
+    from werk.twin.repository import TwinRepository
+
+    twin = TwinRepository(Path(settings.twin.directory))
+    if plant is not None:
+        from werk.twin.aas import build_environment
+
+        base_url = f"http://{_loopback(settings.api.host)}:{settings.api.port}"
+        report = twin.sync_plant(build_environment(plant, base_url=base_url).objects)
+        if report.changed:
+            log.info(
+                "twin: plant %s brought in: %d added, %d replaced, %d removed",
+                plant.id,
+                len(report.added),
+                len(report.replaced),
+                len(report.removed),
+            )
+    return twin
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
 async def _retention(runtime: Runtime) -> None:

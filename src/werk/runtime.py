@@ -29,6 +29,8 @@ from werk.twin.state import LiveState
 
 if TYPE_CHECKING:
     from werk.api.tokens import TokenStore
+    from werk.twin.plant import Plant
+    from werk.twin.repository import TwinRepository
 
 T = TypeVar("T")
 
@@ -42,6 +44,8 @@ class Runtime:
     state: LiveState
     tokens: TokenStore
     clock: Clock
+    twin: TwinRepository | None = None
+    plant: Plant | None = None
 
     async def ingest(
         self, batch: SampleBatch, context: Context | None = None, *, source: str = "api"

@@ -70,6 +70,12 @@ class ApiSettings(_Section):
         return self.host in {"127.0.0.1", "localhost", "::1"}
 
 
+class TwinSettings(_Section):
+    directory: str = Field(
+        "var/twin", description="where the AAS shells and submodels are kept (writes persist)"
+    )
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -92,7 +98,11 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     recorder: RecorderSettings = RecorderSettings()
     api: ApiSettings = ApiSettings()
+    twin: TwinSettings = TwinSettings()
     demo: bool = Field(False, description="feed the built-in demo signals")
+    plant: str | None = Field(
+        None, description="plant file (.toml or .yaml), relative to the working directory"
+    )
     signals: list[SignalSettings] = Field(default_factory=list)
 
     @field_validator("signals")
