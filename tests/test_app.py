@@ -51,4 +51,3 @@ async def test_demo_feed_records_and_shutdown_commits_everything(tmp_path: Path)
         assert 20 < float(np.mean(temps)) < 70
     finally:
         store.close()
-
