@@ -51,3 +51,19 @@ async def test_demo_feed_records_and_shutdown_commits_everything(tmp_path: Path)
         assert 20 < float(np.mean(temps)) < 70
     finally:
         store.close()
+
+
+async def test_plant_file_feeds_catalog_and_twin(tmp_path: Path) -> None:
+    from werk.twin.repository import Kind
+
+    plant = Path(__file__).parents[1] / "examples" / "plant.toml"
+    settings = settings_for(tmp_path, plant=str(plant), twin={"directory": str(tmp_path / "twin")})
+    async with open_runtime(settings) as runtime:
+        assert runtime.plant is not None and runtime.twin is not None
+        assert "press1.temperature" in runtime.catalog
+        shells = runtime.twin.list(Kind.SHELL)
+        assert len(shells) == len(runtime.plant.assets)
+        version = runtime.twin.version
+    async with open_runtime(settings) as runtime:  # same plant again: nothing rewritten
+        assert runtime.twin is not None and len(runtime.twin.list(Kind.SHELL)) == len(shells)
+        assert runtime.twin.version <= version
