@@ -18,6 +18,7 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "store": {"url": f"duckdb:///{tmp_path}/werk.duckdb"},
         "api": {"tokens_file": str(tmp_path / "tokens.json")},
+        "twin": {"directory": str(tmp_path / "twin")},
     }
     return Settings.model_validate(values | overrides)
 
@@ -41,8 +42,10 @@ async def test_demo_feed_records_and_shutdown_commits_everything(tmp_path: Path)
     async with open_runtime(settings_for(tmp_path, demo=True)) as runtime:
         await asyncio.sleep(0.8)
         live = runtime.state.get()
-        assert "press1.temperature" in live
+        assert set(live) == set(runtime.catalog)  # the feed and the demo plant agree
+        assert len(live) == 15
         assert runtime.state.stale(time.time_ns()) == set()
+        assert runtime.plant is not None and runtime.plant.id == "demo"
     store = DuckDBStore.from_url(f"duckdb:///{tmp_path}/werk.duckdb")
     try:
         counts = [store.count(s) for s in live]

@@ -41,16 +41,16 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     clock = clock or WallClock()
     catalog = SignalCatalog(settings.catalog().values())
     plant = None
-    if settings.plant:
+    plant_file = settings.plant
+    if plant_file is None and settings.demo:
+        from werk.sim.demo import DEMO_PLANT
+
+        plant_file = str(DEMO_PLANT)
+    if plant_file:
         from werk.twin.plant import load_plant
 
-        plant = await asyncio.to_thread(load_plant, settings.plant)
+        plant = await asyncio.to_thread(load_plant, plant_file)
         for signal in plant.catalog().values():
-            catalog.add(signal)
-    if settings.demo:
-        from werk.sim.demo import DEMO_SIGNALS
-
-        for signal in DEMO_SIGNALS:
             catalog.add(signal)
 
     store = await asyncio.to_thread(open_store, settings.store.url)

@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     recorder: RecorderSettings = RecorderSettings()
     api: ApiSettings = ApiSettings()
     twin: TwinSettings = TwinSettings()
-    demo: bool = Field(False, description="feed the built-in demo signals")
+    demo: bool = Field(
+        False, description="feed the built-in demo line (its own plant file unless plant is set)"
+    )
     plant: str | None = Field(
         None, description="plant file (.toml or .yaml), relative to the working directory"
     )

@@ -8,41 +8,30 @@ through ``Runtime.ingest`` like any producer, so the demo exercises the real rec
 from __future__ import annotations
 
 import logging
-import math
+from pathlib import Path
 
 import numpy as np
 
-from werk.core import NS_PER_S, Context, SampleBatch, Signal
+from werk.core import NS_PER_S, Context, SampleBatch
 from werk.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 MACHINES = ("press1", "press2", "oven1")
 RATE_HZ = 10
-PUBLISH_EVERY_S = 0.5
+PUBLISH_EVERY_S = 0.5  # the plant file's expected_interval_s: samples arrive in blocks this often
 
-# (suffix, unit, description, minimum, maximum, base value, noise)
-_KINDS = (
-    ("temperature", "Cel", "housing temperature", -20.0, 150.0, 45.0, 0.3),
-    ("vibration", "mm/s", "vibration velocity RMS", 0.0, 50.0, 2.5, 0.15),
-    ("current", "A", "spindle motor current", 0.0, 200.0, 32.0, 1.0),
-    ("pressure", "bar", "hydraulic pressure", 0.0, 400.0, 180.0, 2.0),
-    ("parts", "{parts}", "good parts counter", 0.0, math.inf, 0.0, 0.0),
-)
+# signal name -> (base value, noise); "parts" is a counter
+_KINDS = {
+    "temperature": (45.0, 0.3),
+    "vibration": (2.5, 0.15),
+    "current": (32.0, 1.0),
+    "pressure": (180.0, 2.0),
+    "parts": (0.0, 0.0),
+}
 
-DEMO_SIGNALS = tuple(
-    Signal(
-        id=f"{machine}.{kind}",
-        unit=unit,
-        description=f"{machine} {description}",
-        minimum=minimum,
-        maximum=maximum,
-        asset=machine,
-        expected_interval_s=PUBLISH_EVERY_S,  # samples arrive in blocks this often
-    )
-    for machine in MACHINES
-    for kind, unit, description, minimum, maximum, _, _ in _KINDS
-)
+# The demo line's twin: assets, nameplates and these signals (units, ranges, expected interval).
+DEMO_PLANT = Path(__file__).with_name("demo_plant.toml")
 
 
 class DemoFeed:
@@ -50,10 +39,10 @@ class DemoFeed:
 
     def __init__(self, seed: int = 7) -> None:
         self.random = np.random.default_rng(seed)
-        self.names = tuple(s.id for s in DEMO_SIGNALS)
-        self.base = np.array([k[5] for _ in MACHINES for k in _KINDS])
-        self.noise = np.array([k[6] for _ in MACHINES for k in _KINDS])
-        self.is_counter = np.array([k[0] == "parts" for _ in MACHINES for k in _KINDS])
+        self.names = tuple(f"{machine}.{kind}" for machine in MACHINES for kind in _KINDS)
+        self.base = np.array([_KINDS[name.split(".")[1]][0] for name in self.names])
+        self.noise = np.array([_KINDS[name.split(".")[1]][1] for name in self.names])
+        self.is_counter = np.array([name.endswith(".parts") for name in self.names])
         self.counters = np.zeros(len(self.names))
         self.drift = np.zeros(len(self.names))
 
