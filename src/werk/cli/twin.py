@@ -151,12 +151,13 @@ def import_(
     ] = False,
     twin_dir: Annotated[
         Path | None,
-        typer.Option(help="twin repository folder (default: var/twin)"),
+        typer.Option(help="twin repository folder (default: twin.directory of werk.toml)"),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="write the imported environment to this file instead"),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Import an AAS file into the twin repository, printing every problem found."""
     from werk.twin.files import export_environment, import_environment
@@ -175,9 +176,10 @@ def import_(
         export_environment(env, output)
         where = str(output)
     else:
+        from werk.cli import _settings
         from werk.twin.repository import TwinRepository
 
-        directory = twin_dir or Path("var/twin")
+        directory = twin_dir or Path(_settings(config).twin.directory)
         try:
             count = TwinRepository(directory).load_environment(list(env.objects))
         except WerkError as error:
