@@ -2,7 +2,8 @@
 
 Middleware, outermost first: CatchAll (no stack trace ever reaches a client), RateLimit (per
 token, else per address), BodySizeLimit (before any route reads a body). Routes live in
-``werk.api.routes``, one module per topic, under ``/api/v1``.
+``werk.api.routes``, one module per topic, under ``/api/v1``. The AAS Part 2 API of the twin
+(``werk.api.aas``) answers under ``/api/v3.0``, inside the same limits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import Scope
 
 from werk import __version__
+from werk.api import aas
 from werk.api.auth import bearer_token
 from werk.api.errors import CatchAll, install_error_handlers
 from werk.api.limits import BodySizeLimit, RateLimit
@@ -59,6 +61,7 @@ def create_api(
     install_error_handlers(api)
     settings = runtime.settings.api
     # add_middleware wraps what is there: the last one added runs first.
+    api.add_middleware(aas.AasMount, aas=aas.create_aas_app(runtime))  # /api/v3.0: AAS Part 2
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     api.add_middleware(
         RateLimit, per_minute=settings.rate_limit_per_minute, client_key=_client_key(runtime)
