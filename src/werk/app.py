@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from werk import __version__
 from werk.core import NS_PER_S, Clock, ConfigError, SignalCatalog, WallClock, buses
 from werk.runtime import Runtime
 from werk.settings import Settings
@@ -113,7 +115,14 @@ def open_twin(settings: Settings, plant: Plant | None) -> TwinRepository:
         from werk.twin.aas import build_environment
 
         base_url = f"http://{_loopback(settings.api.host)}:{settings.api.port}"
-        report = twin.sync_plant(build_environment(plant, base_url=base_url).objects)
+
+        def plant_objects() -> Iterator[object]:
+            # Built only when the fingerprint says the plant changed: a 1,000-asset plant takes
+            # seconds to build and encode, an unchanged restart none.
+            yield from build_environment(plant, base_url=base_url).objects
+
+        version = f"{__version__}\n{base_url}\n{plant.source_text}".encode()
+        report = twin.sync_plant(plant_objects(), fingerprint=hashlib.sha256(version).hexdigest())
         if report.changed:
             log.info(
                 "twin: plant %s brought in: %d added, %d replaced, %d removed",
