@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from werk import __version__
+from werk.cli.plan import plan_app
 from werk.cli.twin import twin_app
 from werk.core import WerkError, iso, parse_duration, parse_time
 from werk.settings import Settings, load_settings
@@ -27,6 +28,7 @@ app = typer.Typer(
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(twin_app, name="twin")
+app.add_typer(plan_app, name="plan")
 
 # soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
 console = Console(soft_wrap=True)
