@@ -105,6 +105,7 @@ def demo(
         console.print(f"  latest values       curl '{base}/api/v1/latest'")
         console.print(f"  history (1 min)     curl '{history}'")
         console.print(f"  live feed           ws://127.0.0.1:{port}/api/v1/live")
+        console.print(f"  AAS shells (twin)   curl '{base}/api/v3.0/shells'")
         console.print(f"  operator token      {operator}")
         console.print(f"  viewer token        {viewer}")
         console.print("  stop with Ctrl-C")
