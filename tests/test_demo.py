@@ -1,5 +1,6 @@
 """`werk demo` serves history and latest values within seconds of starting."""
 
+import base64
 import time
 from pathlib import Path
 
@@ -22,7 +23,12 @@ def test_demo_serves_history_and_latest_within_10_seconds(tmp_path: Path) -> Non
                 break
             assert time.monotonic() < deadline, "no data within 10 s of starting"
             time.sleep(0.2)
+        shells = httpx.get(f"{url}/api/v3.0/shells").json()["result"]
+        submodel = base64.urlsafe_b64encode(b"urn:werk:demo:sm:press1:OperationalData")
+        live = httpx.get(f"{url}/api/v3.0/submodels/{submodel.decode().rstrip('=')}/$value")
     assert {s["signal"] for s in latest} >= {"press1.temperature", "oven1.pressure"}
     assert all(s["quality"] == "good" for s in history)
     assert [s["ns"] for s in history] == sorted(s["ns"] for s in history)
     assert (tmp_path / "var" / "demo.duckdb").is_file()
+    assert {s["idShort"] for s in shells} >= {"press1", "press2", "oven1"}
+    assert live.status_code == 200 and 20 < live.json()["temperature"] < 70  # the live value
