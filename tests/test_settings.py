@@ -44,3 +44,9 @@ def test_errors_name_file_and_field(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_api_url_for_local_clients():
+    assert Settings(api={"port": 9000}).api.url == "http://127.0.0.1:9000"
+    assert Settings(api={"host": "0.0.0.0", "port": 1}).api.url == "http://127.0.0.1:1"
+    assert Settings(api={"host": "10.0.0.5", "port": 1}).api.url == "http://10.0.0.5:1"

@@ -114,7 +114,7 @@ def open_twin(settings: Settings, plant: Plant | None) -> TwinRepository:
     if plant is not None:
         from werk.twin.aas import build_environment
 
-        base_url = f"http://{_loopback(settings.api.host)}:{settings.api.port}"
+        base_url = settings.api.url
 
         def plant_objects() -> Iterator[object]:
             # Built only when the fingerprint says the plant changed: a 1,000-asset plant takes
@@ -132,10 +132,6 @@ def open_twin(settings: Settings, plant: Plant | None) -> TwinRepository:
                 len(report.removed),
             )
     return twin
-
-
-def _loopback(host: str) -> str:
-    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
 async def _retention(runtime: Runtime) -> None:

@@ -64,6 +64,12 @@ class ApiSettings(_Section):
     ingest_timeout_s: float = Field(10.0, gt=0, description="wait for the store to commit")
 
     @property
+    def url(self) -> str:
+        """Where a client on this machine reaches the API (a wildcard bind means loopback)."""
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def allows_anonymous_read(self) -> bool:
         if self.anonymous_read is not None:
             return self.anonymous_read

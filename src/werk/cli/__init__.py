@@ -271,7 +271,7 @@ def query(
         bucket_ns = parse_duration(bucket) if bucket else _nice_bucket(end - start)
     except ValueError as error:
         raise _fail(str(error)) from None
-    base = api or f"http://{_loopback(settings.api.host)}:{settings.api.port}"
+    base = api or settings.api.url
     try:
         rows = fetch_history(settings, base, token, signal, start, end, bucket_ns, raw, limit)
     except WerkError as error:
@@ -317,10 +317,6 @@ def _nice_bucket(span_ns: int) -> int:
         if span_ns / parse_duration(text) <= 60:
             return parse_duration(text)
     return parse_duration("30d")
-
-
-def _loopback(host: str) -> str:
-    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
 if __name__ == "__main__":  # pragma: no cover

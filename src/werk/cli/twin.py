@@ -124,9 +124,7 @@ def export(
 
     loaded = _load(plant, config)
     if base_url is None:
-        api = _settings(config).api
-        host = "127.0.0.1" if api.host in {"0.0.0.0", "::", ""} else api.host
-        base_url = f"http://{host}:{api.port}"
+        base_url = _settings(config).api.url
     env = build_environment(loaded, base_url=base_url)
     try:
         written = export_environment(env, output, fmt=fmt)
