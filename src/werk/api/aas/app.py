@@ -153,6 +153,19 @@ async def _delete(context: Context, kind: Kind, identifier_: str) -> Response:
     return no_content()
 
 
+async def _identifiable(context: Context, kind: Kind, identifier_: str) -> Response:
+    """GET, PUT or DELETE of one shell or concept description."""
+    method = context.request.method
+    if method == "GET":
+        context.authorize(Role.viewer)
+        return ok(context.twin.require(kind, identifier_).json)
+    if method == "PUT":
+        return await _replace(context, kind, identifier_)
+    if method == "DELETE":
+        return await _delete(context, kind, identifier_)
+    raise _method_not_allowed(context, "GET", "PUT", "DELETE")
+
+
 def _method_not_allowed(context: Context, *allowed: str) -> AasError:
     return method_not_allowed(context.request, *allowed)
 
@@ -177,14 +190,7 @@ async def _shells(context: Context, rest: list[str]) -> Response:
     aas_id = identifier(rest[0], "shell id")
     tail = rest[1:]
     if not tail:
-        if method == "GET":
-            context.authorize(Role.viewer)
-            return ok(context.twin.require(Kind.SHELL, aas_id).json)
-        if method == "PUT":
-            return await _replace(context, Kind.SHELL, aas_id)
-        if method == "DELETE":
-            return await _delete(context, Kind.SHELL, aas_id)
-        raise _method_not_allowed(context, "GET", "PUT", "DELETE")
+        return await _identifiable(context, Kind.SHELL, aas_id)
     if tail == ["$reference"]:
         _only_get(context)
         context.twin.require(Kind.SHELL, aas_id)
@@ -322,14 +328,7 @@ async def _concept_descriptions(context: Context, rest: list[str]) -> Response:
     if len(rest) != 1:
         raise not_found("no such resource under a concept description")
     cd_id = identifier(rest[0], "concept description id")
-    if method == "GET":
-        context.authorize(Role.viewer)
-        return ok(context.twin.require(Kind.CONCEPT_DESCRIPTION, cd_id).json)
-    if method == "PUT":
-        return await _replace(context, Kind.CONCEPT_DESCRIPTION, cd_id)
-    if method == "DELETE":
-        return await _delete(context, Kind.CONCEPT_DESCRIPTION, cd_id)
-    raise _method_not_allowed(context, "GET", "PUT", "DELETE")
+    return await _identifiable(context, Kind.CONCEPT_DESCRIPTION, cd_id)
 
 
 # -- /submodels, /serialization, /description, registry -----------------------------------------
