@@ -78,6 +78,17 @@ def test_import_keeps_good_rows_and_reports_bad_ones(project: Path):
     assert "1.5" in raw.output and "500" in raw.output and "uncertain" in raw.output
 
 
+def test_query_shows_a_bad_sample_without_a_value(project: Path):
+    (project / "bad.csv").write_text(
+        "signal,timestamp,value,quality\na,2026-11-24T10:00:00Z,,bad\na,2026-11-24T10:00:01Z,4,good\n"
+    )
+    assert runner.invoke(app, ["import", "bad.csv"]).exit_code == 0
+    window = ["--since", "2026-11-24T09:00:00Z", "--until", "2026-11-24T11:00:00Z"]
+    raw = runner.invoke(app, ["query", "a", "--raw", *window])
+    assert raw.exit_code == 0, raw.output
+    assert "—" in raw.output and "bad" in raw.output and "4" in raw.output
+
+
 def test_import_of_nothing_good_fails(project: Path):
     (project / "bad.csv").write_text("signal,timestamp,value\nzz,2026-11-24T10:00:00Z,1\n")
     result = runner.invoke(app, ["import", "bad.csv"])
@@ -115,4 +126,5 @@ def test_import_and_query_through_a_running_werk(project: Path, monkeypatch: pyt
 def test_sparkline_scales_to_range():
     assert sparkline([0.0, 1.0, 2.0, float("nan")]) == "▁▅█ "
     assert sparkline([5.0, 5.0]) == "▁▁"
+    assert sparkline([None, 1.0]) == " ▁"
     assert sparkline([]) == ""

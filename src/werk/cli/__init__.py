@@ -282,13 +282,13 @@ def query(
     if raw:
         table = Table("timestamp (UTC)", "value", "quality")
         for row in rows:
-            table.add_row(_short(row["timestamp"], 23), f"{row['value']:.6g}", row["quality"])
+            table.add_row(_short(row["timestamp"], 23), _number(row["value"]), row["quality"])
     else:
         table = Table("bucket (UTC)", "min", "mean", "max", "last", "count")
         for row in rows:
             table.add_row(
                 _short(row["timestamp"], 19),
-                *(f"{row[k]:.6g}" for k in ("min", "mean", "max", "last")),
+                *(_number(row[k]) for k in ("min", "mean", "max", "last")),
                 str(row["count"]),
             )
     console.print(table)
@@ -296,15 +296,21 @@ def query(
         console.print(f"{signal}  {sparkline([row['mean'] for row in rows])}")
 
 
-def sparkline(values: list[float]) -> str:
-    finite = [v for v in values if v == v]
+def sparkline(values: list[float | None]) -> str:
+    finite = [v for v in values if v is not None and v == v]
     if not finite:
         return ""
     low, high = min(finite), max(finite)
     span = (high - low) or 1.0
     return "".join(
-        SPARKS[round((v - low) / span * (len(SPARKS) - 1))] if v == v else " " for v in values
+        " " if v is None or v != v else SPARKS[round((v - low) / span * (len(SPARKS) - 1))]
+        for v in values
     )
+
+
+def _number(value: float | None) -> str:
+    """A value for a table; NaN travels as null (a BAD sample may carry no value)."""
+    return "—" if value is None else f"{value:.6g}"
 
 
 def _short(timestamp: str, length: int) -> str:

@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from werk.core import ConfigError, Quality, iso
+from werk.api.encode import AGGREGATES, rollup_rows, sample_rows
+from werk.core import ConfigError
 from werk.settings import Settings
 from werk.store.base import open_store
 
@@ -54,25 +55,12 @@ def _normalise(row: dict[str, Any]) -> dict[str, Any]:
 def _from_store(
     settings: Settings, signal: str, start: int, end: int, bucket: int, raw: bool, limit: int
 ) -> list[dict[str, Any]]:
+    """The same rows the API answers with, read from the store itself."""
     store = open_store(settings.store.url)
     try:
         if raw:
-            batch = store.read(signal, start, end, limit=limit)
-            return [
-                {"timestamp": iso(ts), "value": value, "quality": Quality(q).name.lower()}
-                for _, ts, value, q in batch.rows()
-            ]
+            return sample_rows(store.read(signal, start, end, limit=limit))
         rollup = store.rollup([signal], start, end, bucket)
-        return [
-            {
-                "timestamp": iso(int(rollup.bucket[i])),
-                "min": float(rollup.minimum[i]),
-                "mean": float(rollup.mean[i]),
-                "max": float(rollup.maximum[i]),
-                "last": float(rollup.last[i]),
-                "count": int(rollup.count[i]),
-            }
-            for i in range(len(rollup))
-        ]
+        return [_normalise(row) for row in rollup_rows(rollup, AGGREGATES)]
     finally:
         store.close()
