@@ -14,6 +14,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from werk.cli.http import raise_for_answer
 from werk.core import ConfigError, SampleBatch, Signal, SignalCatalog, StoreError
 from werk.ingest import IngestResult, RowError, file_rows, iter_file
 from werk.settings import Settings
@@ -78,7 +79,7 @@ def _server_catalog(client: httpx.Client, local: SignalCatalog) -> SignalCatalog
         response = client.get("/api/v1/signals")
     except httpx.TransportError as error:
         raise ConfigError(f"no werk answers at {client.base_url}: {error}") from error
-    _raise_for(response)
+    raise_for_answer(response)
     catalog = SignalCatalog(local.values())
     for raw in response.json()["signals"]:
         if raw["id"] not in catalog:
@@ -117,16 +118,5 @@ def _post(client: httpx.Client, batch: SampleBatch) -> list[RowError]:
     if response.status_code == 422:
         body = response.json()
         return [RowError(**e) for e in body.get("errors", [])]
-    _raise_for(response)
+    raise_for_answer(response)
     return [RowError(**e) for e in response.json().get("errors", [])]
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        try:
-            detail = response.json()
-        except ValueError:
-            detail = response.text[:500]
-        if response.status_code >= 500:
-            raise StoreError(f"werk answered {response.status_code}: {detail}")
-        raise ConfigError(f"werk answered {response.status_code}: {detail}")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from werk.api.encode import AGGREGATES, rollup_rows, sample_rows
-from werk.core import ConfigError
+from werk.cli.http import raise_for_answer
 from werk.settings import Settings
 from werk.store.base import open_store
 
@@ -36,12 +36,7 @@ def fetch_history(
         )
     except httpx.TransportError:
         return _from_store(settings, signal, start, end, bucket, raw, limit)
-    if response.status_code != 200:
-        try:
-            detail = response.json()
-        except ValueError:
-            detail = response.text
-        raise ConfigError(f"{base_url} answered {response.status_code}: {detail}")
+    raise_for_answer(response)
     body = response.json()
     return [_normalise(row) for row in body.get("samples", body.get("rows", []))]
 
