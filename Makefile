@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# An independent Sparkplug B implementation that tests check werk's codec against. Only its
+	# payload classes are used; it pins paho-mqtt<2 for its own client, hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps 'pysparkplug==0.6.1'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -87,6 +87,21 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     ]
     if settings.store.retention_days:
         producers.append(asyncio.create_task(_retention(runtime), name="retention"))
+    if settings.connectors:
+        from werk.connect.runner import ConnectorSet, ingest_publisher
+
+        runtime.connectors = ConnectorSet.build(
+            settings.connectors,
+            plant,
+            ingest_publisher(runtime.ingest),
+            Path(settings.spool_directory),
+        )
+        producers.append(asyncio.create_task(runtime.connectors.run(), name="connectors"))
+        producers.append(
+            asyncio.create_task(
+                runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
+            )
+        )
     if settings.demo:
         from werk.sim.demo import run_demo_feed
 

@@ -29,6 +29,7 @@ from werk.twin.state import LiveState
 
 if TYPE_CHECKING:
     from werk.api.tokens import TokenStore
+    from werk.connect.runner import ConnectorSet
     from werk.twin.plant import Plant
     from werk.twin.repository import TwinRepository
 
@@ -46,6 +47,7 @@ class Runtime:
     clock: Clock
     twin: TwinRepository | None = None
     plant: Plant | None = None
+    connectors: ConnectorSet | None = None
 
     async def ingest(
         self, batch: SampleBatch, context: Context | None = None, *, source: str = "api"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -82,6 +83,40 @@ class TwinSettings(_Section):
     )
 
 
+class SpoolSettings(_Section):
+    max_mb: float = Field(256.0, gt=0, description="on-disk store-and-forward bound per connector")
+    overflow: Literal["drop-oldest", "drop-newest", "block"] = Field(
+        "drop-oldest", description="what goes when the spool is full (every loss is counted)"
+    )
+
+
+class ConnectorSettings(_Section):
+    url: str = Field(
+        description="opc.tcp://host:4840, spb://host:1883 (Sparkplug B), mqtt://host:1883, "
+        "modbus+tcp://host:502"
+    )
+    name: str | None = Field(None, description="default: the URL's scheme and host")
+    assets: list[str] | None = Field(
+        None, description="bind only these assets' signals (default: every signal of the protocol)"
+    )
+    max_skew_s: float = Field(
+        3600.0, gt=0, description="refuse timestamps further than this from the local clock"
+    )
+    spool: SpoolSettings = SpoolSettings()
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="protocol options (see docs/connectivity.md)"
+    )
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}-{parts.hostname or 'local'}" + (
+            f"-{parts.port}" if parts.port else ""
+        )
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -112,6 +147,10 @@ class Settings(BaseSettings):
         None, description="plant file (.toml or .yaml), relative to the working directory"
     )
     signals: list[SignalSettings] = Field(default_factory=list)
+    connectors: list[ConnectorSettings] = Field(default_factory=list)
+    spool_directory: str = Field(
+        "var/spool", description="store-and-forward files, one folder per connector"
+    )
 
     @field_validator("signals")
     @classmethod
@@ -121,6 +160,15 @@ class Settings(BaseSettings):
             if s.id in seen:
                 raise ValueError(f"signal {s.id!r} is defined twice")
             seen.add(s.id)
+        return value
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_connector_names(cls, value: list[ConnectorSettings]) -> list[ConnectorSettings]:
+        names = [c.display_name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"connector name(s) {', '.join(twice)} used twice; give each a name")
         return value
 
     @classmethod

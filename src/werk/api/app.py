@@ -22,7 +22,16 @@ from werk.api.auth import bearer_token
 from werk.api.errors import CatchAll, install_error_handlers
 from werk.api.limits import BodySizeLimit, RateLimit
 from werk.api.live import LiveHub
-from werk.api.routes import events, history, live, plan, samples, signals, system
+from werk.api.routes import (
+    connectors,
+    events,
+    history,
+    live,
+    plan,
+    samples,
+    signals,
+    system,
+)
 from werk.runtime import Runtime
 
 PREFIX = "/api/v1"
@@ -68,7 +77,7 @@ def create_api(
     )
     api.add_middleware(CatchAll)
 
-    for module in (system, signals, history, events, samples, live, plan):
+    for module in (system, signals, history, events, samples, live, plan, connectors):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)
     return api

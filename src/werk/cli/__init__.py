@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from werk import __version__
+from werk.cli.connect import connect_app
+from werk.cli.maintenance import maintenance_app
 from werk.cli.plan import plan_app
 from werk.cli.twin import twin_app
 from werk.core import WerkError, iso, parse_duration, parse_time
@@ -29,6 +31,8 @@ token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_h
 app.add_typer(token_app, name="token")
 app.add_typer(twin_app, name="twin")
 app.add_typer(plan_app, name="plan")
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(connect_app, name="connect")
 
 # soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
 console = Console(soft_wrap=True)

@@ -19,7 +19,14 @@ from werk.core.errors import ConfigError, MissingExtraError
 T = TypeVar("T")
 
 # Which extra provides a module that may be missing.
-_EXTRAS = {"psycopg": "postgres", "nats": "nats", "asyncua": "opcua", "paho": "mqtt"}
+_EXTRAS = {
+    "psycopg": "postgres",
+    "nats": "nats",
+    "asyncua": "opcua",
+    "paho": "mqtt",
+    "pymodbus": "modbus",
+    "google": "mqtt",  # protobuf, for Sparkplug B payloads
+}
 
 
 class Registry(Generic[T]):
@@ -36,7 +43,8 @@ class Registry(Generic[T]):
         self._load_entry_points()
         return sorted(self._targets)
 
-    def open(self, url: str) -> T:
+    def open(self, url: str, *args: Any) -> T:
+        """The backend for ``url``: its scheme's factory called with ``url`` and ``args``."""
         scheme = urlsplit(url).scheme.lower()
         if not scheme:
             raise ConfigError(f"{self.kind} URL {url!r} has no scheme, e.g. duckdb:///var/werk.db")
@@ -48,7 +56,7 @@ class Registry(Generic[T]):
             known = ", ".join(f"{s}://" for s in self.schemes())
             raise ConfigError(f"unknown {self.kind} scheme {scheme}:// in {url!r}; known: {known}")
         factory = _resolve(target) if isinstance(target, str) else target
-        result: T = factory(url)
+        result: T = factory(url, *args)
         return result
 
     def _load_entry_points(self) -> None:
