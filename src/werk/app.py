@@ -110,14 +110,25 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     try:
         yield runtime
     finally:
-        for task in producers:
-            task.cancel()
-        await asyncio.gather(*producers, return_exceptions=True)
+        await _stop(producers)
         await bus.close()
         await recorder_task
         await asyncio.gather(*consumers, return_exceptions=True)
         await asyncio.to_thread(store.close)
         log.info("stopped; %d samples recorded this run", recorder.samples_written)
+
+
+async def _stop(tasks: list[asyncio.Task[None]], grace_s: float = 5.0) -> None:
+    """Cancel ``tasks`` and wait for them; cancel again any that let a cancellation slip (a
+    library that swallows one must not hang the shutdown)."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=grace_s)
+        for task in pending:
+            log.warning("task %s did not stop when cancelled; cancelling again", task.get_name())
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def open_twin(settings: Settings, plant: Plant | None) -> TwinRepository:

@@ -61,7 +61,10 @@ class Runtime:
             return
         publish = self.bus.publish(f"{SAMPLES}.{source}", batch, context, confirm=True)
         try:
-            await asyncio.wait_for(publish, self.settings.api.ingest_timeout_s)
+            # asyncio.timeout, not wait_for: wait_for on Python 3.11 can swallow a cancellation
+            # that races with the commit, and a connector's loop would then never stop.
+            async with asyncio.timeout(self.settings.api.ingest_timeout_s):
+                await publish
         except TimeoutError:
             raise StoreUnavailable(
                 f"the store did not commit within {self.settings.api.ingest_timeout_s:g} s"

@@ -144,8 +144,11 @@ class MemorySubscription:
             pass
         self.stalls += 1
         started = time.monotonic()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation and,
+        # here, time out a put that went through (the message would be queued twice).
         try:
-            await asyncio.wait_for(self.queue.put(message), slow_after)
+            async with asyncio.timeout(slow_after):
+                await self.queue.put(message)
         except TimeoutError:
             if not self._reported_slow:
                 self._reported_slow = True

@@ -62,7 +62,8 @@ async def write_signal(
             raise HTTPException(503, "werk is shutting down")
 
         try:
-            result = await asyncio.wait_for(answer(), WRITE_TIMEOUT_S)
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                result = await answer()
         except TimeoutError:
             raise HTTPException(
                 504, f"no connector answered within {WRITE_TIMEOUT_S:g} s for {signal_id!r}"
