@@ -63,7 +63,7 @@ def settings_for(tmp_path: Path, **connector: Any) -> Settings:
 async def test_a_crashing_connector_is_restarted_and_its_data_recorded(tmp_path: Path) -> None:
     CountingDevice.instances.clear()
     settings = settings_for(tmp_path, options={"crash_once": True})
-    async with open_runtime(settings) as runtime:
+    async with asyncio.timeout(120), open_runtime(settings) as runtime:
         assert runtime.connectors is not None
         await wait_for(lambda: runtime.store.count("dev.counter") >= 6, timeout=10)
         (stats,) = runtime.connectors.stats()
@@ -81,7 +81,7 @@ async def test_writes_go_through_the_api_bus_and_connector_with_an_audit_trail(
     from werk.api.app import create_api
 
     CountingDevice.instances.clear()
-    async with open_runtime(settings_for(tmp_path)) as runtime:
+    async with asyncio.timeout(120), open_runtime(settings_for(tmp_path)) as runtime:
         app = create_api(runtime)
         operator = runtime.tokens.create(Role.operator, "anna")[1]
         viewer = runtime.tokens.create(Role.viewer, "victor")[1]

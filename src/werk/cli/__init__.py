@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from werk import __version__
+from werk.cli.certs import certs
 from werk.cli.connect import connect_app
 from werk.cli.maintenance import maintenance_app
 from werk.cli.plan import plan_app
@@ -33,6 +34,7 @@ app.add_typer(twin_app, name="twin")
 app.add_typer(plan_app, name="plan")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(connect_app, name="connect")
+app.command("certs")(certs)
 
 # soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
 console = Console(soft_wrap=True)

@@ -52,7 +52,6 @@ async def write_signal(
     user = principal.name if principal is not None else None
     command = Event("command.write", signal_id, {"value": value}, Context(user=user))
     async with runtime.bus.subscribe(f"{EVENTS}.command.*", name="api.write") as answers:
-        await runtime.emit(command, confirm=True)  # the audit record is stored before we act
 
         async def answer() -> Event:
             async for message in answers:
@@ -63,6 +62,8 @@ async def write_signal(
 
         try:
             async with asyncio.timeout(WRITE_TIMEOUT_S):
+                # The command is the audit record: stored before any connector acts on it.
+                await runtime.emit(command, confirm=True)
                 result = await answer()
         except TimeoutError:
             raise HTTPException(

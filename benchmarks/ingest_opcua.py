@@ -1,0 +1,193 @@
+"""OPC UA ingest through ONE connection, end to end: value changes per second into the store.
+
+An asyncua server in its own process changes N variables as fast as it can (every change with a
+source timestamp). Side by side, one after the other against the same server:
+
+- ceiling: a bare asyncua client subscription (same publishing interval and queue size) that only
+  counts notifications — what one Python OPC UA connection can take at all;
+- werk: ``open_runtime`` with a plant file binding the N variables, the OPC UA connector, the bus
+  and a DuckDB store; counted are the samples committed to the store.
+
+    .venv/bin/python benchmarks/ingest_opcua.py [--variables 100] [--seconds 10]
+
+Prints both rates, the ratio and the machine. Target: >= 10k value changes/s per connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import platform
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PUBLISHING_MS = 20
+QUEUE_SIZE = 1000
+
+
+def serve(port: int, variables: int, ready: Any, stop: Any, changes: Any) -> None:
+    """The server process: N doubles under Line1, all changing in a tight loop."""
+    import logging
+
+    from asyncua import Server, ua
+
+    logging.disable(logging.WARNING)
+
+    async def main() -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench")
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        namespace = await server.register_namespace("urn:werk:bench")
+        line = await server.nodes.objects.add_object(namespace, "Line1")
+        nodes = [
+            (await line.add_variable(ua.NodeId(f"V{i}", namespace), f"V{i}", 0.0)).nodeid
+            for i in range(variables)
+        ]
+        async with server:
+            ready.set()
+            count = 0
+            while not stop.is_set():
+                now = datetime.now(UTC)
+                for node in nodes:
+                    count += 1
+                    value = ua.DataValue(
+                        ua.Variant(float(count), ua.VariantType.Double), SourceTimestamp=now
+                    )
+                    await server.write_attribute_value(node, value)
+                changes.value = count
+                await asyncio.sleep(0)  # one round of changes, then let the server publish
+            changes.value = count
+
+    asyncio.run(main())
+
+
+async def ceiling(url: str, variables: int, seconds: float) -> float:
+    from asyncua import Client, ua
+
+    async with Client(url) as client:
+        subscription = await client.create_subscription(
+            PUBLISHING_MS, None, queue_maxsize=1_000_000
+        )
+        nodes = [client.get_node(f"ns=2;s=V{i}") for i in range(variables)]
+        await subscription.subscribe_data_change(
+            nodes, queuesize=QUEUE_SIZE, sampling_interval=ua.Double(0)
+        )
+        counted = 0
+
+        async def count() -> None:
+            nonlocal counted
+            async for _ in subscription:
+                counted += 1
+
+        task = asyncio.create_task(count())
+        await asyncio.sleep(1.0)  # warm up
+        start, begin = counted, time.perf_counter()
+        await asyncio.sleep(seconds)
+        rate = (counted - start) / (time.perf_counter() - begin)
+        task.cancel()
+        return rate
+
+
+async def werk(
+    url: str, variables: int, seconds: float, directory: Path
+) -> tuple[float, dict[str, Any]]:
+    from werk.app import open_runtime
+    from werk.settings import Settings
+
+    plant = directory / "plant.toml"
+    lines = [
+        '[plant]\nid = "bench"\nname = "bench"\n',
+        '[assets.site]\nlevel = "site"\nname = "Site"\n',
+        '[assets.area]\nlevel = "area"\nparent = "site"\nname = "Area"\n',
+        '[assets.line1]\nlevel = "line"\nparent = "area"\nname = "Line 1"\n',
+    ]
+    for i in range(variables):
+        lines.append(f'[assets.line1.signals.v{i}]\nsource = {{ opcua = "ns=2;s=V{i}" }}\n')
+    plant.write_text("\n".join(lines), encoding="utf-8")
+    settings = Settings.model_validate(
+        {
+            "store": {"url": f"duckdb:///{directory}/bench.duckdb"},
+            "api": {"tokens_file": str(directory / "tokens.json")},
+            "twin": {"directory": str(directory / "twin")},
+            "plant": str(plant),
+            "spool_directory": str(directory / "spool"),
+            "connectors": [
+                {
+                    "url": url,
+                    "name": "bench",
+                    "options": {
+                        "publishing_interval_ms": PUBLISHING_MS,
+                        "queue_size": QUEUE_SIZE,
+                        "batch_ms": 50,
+                    },
+                }
+            ],
+        }
+    )
+    async with open_runtime(settings) as runtime:
+        assert runtime.connectors is not None
+        await asyncio.sleep(1.5)  # connect, subscribe, warm up
+        start = await asyncio.to_thread(runtime.store.count)
+        begin = time.perf_counter()
+        await asyncio.sleep(seconds)
+        end = await asyncio.to_thread(runtime.store.count)
+        rate = (end - start) / (time.perf_counter() - begin)
+        (stats,) = runtime.connectors.stats()
+    return rate, stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variables", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"opc.tcp://127.0.0.1:{port}/bench"
+    context = multiprocessing.get_context("spawn")
+    ready, stop, changes = context.Event(), context.Event(), context.Value("q", 0)
+    server = context.Process(target=serve, args=(port, args.variables, ready, stop, changes))
+    server.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("the OPC UA server did not start")
+        before, t0 = changes.value, time.perf_counter()
+        bare = asyncio.run(ceiling(url, args.variables, args.seconds))
+        server_rate = (changes.value - before) / (time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as directory:
+            ours, stats = asyncio.run(werk(url, args.variables, args.seconds, Path(directory)))
+    finally:
+        stop.set()
+        server.join(30)
+        if server.is_alive():
+            server.kill()
+
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+    print(
+        f"server: {args.variables} variables changing, about {server_rate:,.0f} changes/s "
+        f"(publishing {PUBLISHING_MS} ms, queue {QUEUE_SIZE})"
+    )
+    print(f"bare asyncua subscription (ceiling): {bare:,.0f} value changes/s")
+    print(f"werk opc.tcp -> bus -> DuckDB:       {ours:,.0f} value changes/s stored")
+    print(f"ratio werk / ceiling: {ours / bare:.2f}")
+    rejected = stats["rejected"] or "none"
+    print(
+        f"connector: {stats['messages']:,} notifications, gaps {stats['gaps']}, "
+        f"rejected {rejected}, server queue overflows {stats['server_queue_overflows']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
