@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from werk.settings import Settings, load_settings
+from werk.settings import ConnectorSettings, Settings, load_settings
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "werk.toml"
 
@@ -14,5 +14,12 @@ def test_example_config_loads_with_its_signals():
 
 
 def test_example_config_states_the_defaults():
-    example = load_settings(EXAMPLE).model_dump(exclude={"signals"})
-    assert example == Settings().model_dump(exclude={"signals"})
+    example = load_settings(EXAMPLE).model_dump(exclude={"signals", "connectors"})
+    assert example == Settings().model_dump(exclude={"signals", "connectors"})
+
+
+def test_example_connector_states_the_connector_defaults():
+    (connector,) = load_settings(EXAMPLE).connectors
+    defaults = ConnectorSettings(url=connector.url, name=connector.name)
+    assert connector.model_dump(exclude={"options"}) == defaults.model_dump(exclude={"options"})
+    assert connector.display_name == "press-line"
