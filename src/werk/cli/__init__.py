@@ -18,6 +18,7 @@ from werk.cli.certs import certs
 from werk.cli.connect import connect_app
 from werk.cli.maintenance import maintenance_app
 from werk.cli.plan import plan_app
+from werk.cli.sim import sim_app
 from werk.cli.twin import twin_app
 from werk.core import WerkError, iso, parse_duration, parse_time
 from werk.settings import Settings, load_settings
@@ -34,6 +35,7 @@ app.add_typer(twin_app, name="twin")
 app.add_typer(plan_app, name="plan")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(connect_app, name="connect")
+app.add_typer(sim_app, name="sim")
 app.command("certs")(certs)
 
 # soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
