@@ -128,3 +128,11 @@ def test_sparkline_scales_to_range():
     assert sparkline([5.0, 5.0]) == "▁▁"
     assert sparkline([None, 1.0]) == " ▁"
     assert sparkline([]) == ""
+
+
+def test_an_error_prints_install_hints_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    from werk.cli.output import fail
+
+    exit_ = fail("install it: pip install 'werk[mqtt]'", code=3)
+    assert exit_.exit_code == 3
+    assert "pip install 'werk[mqtt]'" in capsys.readouterr().err  # not eaten as rich markup

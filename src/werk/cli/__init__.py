@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from werk import __version__
 from werk.cli.certs import certs
 from werk.cli.connect import connect_app
 from werk.cli.maintenance import maintenance_app
+from werk.cli.output import console, errors, fail
 from werk.cli.plan import plan_app
 from werk.cli.sim import sim_app
 from werk.cli.twin import twin_app
@@ -38,9 +38,6 @@ app.add_typer(connect_app, name="connect")
 app.add_typer(sim_app, name="sim")
 app.command("certs")(certs)
 
-# soft_wrap: URLs and tokens must stay on one line to be copied, whatever the terminal width.
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -54,11 +51,6 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
     if config is None and Path("werk.toml").is_file():
         config = Path("werk.toml")
     return load_settings(config, **overrides)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -147,9 +139,9 @@ def _run_server(settings: Settings, on_ready: Callable[[], None] | None = None) 
     except KeyboardInterrupt:
         pass
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     except OSError as error:
-        raise _fail(f"cannot serve on {settings.api.host}:{settings.api.port}: {error}") from None
+        raise fail(f"cannot serve on {settings.api.host}:{settings.api.port}: {error}") from None
 
 
 @token_app.command("create")
@@ -165,7 +157,7 @@ def token_create(
     try:
         parsed = Role.parse(role)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     info, token = TokenStore(Path(settings.api.tokens_file)).create(parsed, name)
     errors.print(f"token {info.id} ({parsed.name}, {name}); keep it safe, it is not shown again:")
     print(token)
@@ -190,7 +182,7 @@ def token_revoke(token_id: str, config: ConfigOption = None) -> None:
 
     settings = _settings(config)
     if not TokenStore(Path(settings.api.tokens_file)).revoke(token_id):
-        raise _fail(f"no token with id {token_id}")
+        raise fail(f"no token with id {token_id}")
     console.print(f"revoked {token_id}")
 
 
@@ -217,16 +209,16 @@ def import_file(
 
     settings = _settings(config)
     if not file.is_file():
-        raise _fail(f"{file} not found")
+        raise fail(f"{file} not found")
     try:
         if api:
             if not token:
-                raise _fail("--api needs an operator token: --token or WERK_TOKEN")
+                raise fail("--api needs an operator token: --token or WERK_TOKEN")
             report = import_via_api(file, settings.catalog(), api, token, console)
         else:
             report = import_into_store(file, settings, console)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     _print_report(report)
     if report.errors and not report.accepted:
         raise typer.Exit(2)
@@ -278,12 +270,12 @@ def query(
         start, end = parse_time(since, now), parse_time(until, now)
         bucket_ns = parse_duration(bucket) if bucket else _nice_bucket(end - start)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     base = api or settings.api.url
     try:
         rows = fetch_history(settings, base, token, signal, start, end, bucket_ns, raw, limit)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if not rows:
         console.print(f"no samples of {signal} between {iso(start)} and {iso(end)}")
         return

@@ -8,23 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from werk.cli.output import console, errors, fail
 from werk.core import WerkError
 
 connect_app = typer.Typer(
     help="Browse devices (OPC UA, Sparkplug B) and see the connectors' health.",
     no_args_is_help=True,
 )
-
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
 
 
 @connect_app.command()
@@ -47,7 +39,7 @@ def browse(
     for item in option or []:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise _fail(f"--option {item!r}: expected key=value")
+            raise fail(f"--option {item!r}: expected key=value")
         try:
             options[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -56,9 +48,9 @@ def browse(
         with console.status(f"browsing {url} ..."):
             found = asyncio.run(browsers.open(url, options))
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     except (OSError, TimeoutError) as error:
-        raise _fail(f"cannot reach {url}: {error or type(error).__name__}") from None
+        raise fail(f"cannot reach {url}: {error or type(error).__name__}") from None
     text = plant_section(found, protocol_of(url))
     if output is not None:
         output.write_text(text, encoding="utf-8")
@@ -85,9 +77,9 @@ def status(
         answer = httpx.get(f"{api}/api/v1/connectors", headers=headers, timeout=10)
         raise_for_answer(answer)
     except httpx.HTTPError as error:
-        raise _fail(f"cannot reach {api}: {error}") from None
+        raise fail(f"cannot reach {api}: {error}") from None
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     table = Table("connector", "state", "messages", "samples", "rejected", "spool", "dropped")
     for c in answer.json()["connectors"]:
         rejected = ", ".join(f"{k} {v}" for k, v in c["rejected"].items()) or "0"

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from werk.cli.output import console, errors, fail
 from werk.core import WerkError
 
 plan_app = typer.Typer(
@@ -22,8 +23,6 @@ plan_app = typer.Typer(
     no_args_is_help=True,
 )
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 EXIT_INFEASIBLE = 2
 
@@ -35,20 +34,15 @@ ProblemFile = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
 def _load(file: Path) -> Any:
     from werk.plan import load_problem
 
     if not file.is_file():
-        raise _fail(f"{file} not found")
+        raise fail(f"{file} not found")
     try:
         return load_problem(file)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 def _print_issues(issues: list[Any]) -> None:
@@ -117,7 +111,7 @@ def solve_command(
         goal = Objective(objective)
         solver = solver_for(heuristic_only=heuristic_only, time_limit_s=time_limit, workers=workers)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     board = _Board(problem.name, goal.name, solver.name, time_limit)
     try:
         with Live(board.render(), console=console, refresh_per_second=4, transient=False) as live:
@@ -131,7 +125,7 @@ def solve_command(
         _print_issues(error.issues)
         raise typer.Exit(EXIT_INFEASIBLE) from None
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     figures = kpis(problem, schedule)
     gap = "" if schedule.gap is None else f", gap {schedule.gap:.2%}"
     console.print(
@@ -149,7 +143,7 @@ def solve_command(
         if gantt is not None:
             console.print(f"Gantt chart: {write_gantt(gantt, problem, schedule)}")
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if json_out is not None:
         body = {**schedule.to_dict(problem), "kpis": figures}
         json_out.write_text(json.dumps(body, indent=1))
@@ -250,7 +244,7 @@ def bench_command(
     try:
         rows = bench(names, time_limit_s=time_limit, workers=workers, repeat=repeat, on_row=show)
     except (WerkError, FileNotFoundError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     console.print(table)
     if json_out is not None:
         json_out.write_text(json.dumps([r.to_dict() for r in rows], indent=1))
