@@ -102,6 +102,11 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
                 runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
             )
         )
+    if settings.maintenance.enabled:
+        from werk.maintenance.serving import service_from_settings
+
+        service = await asyncio.to_thread(service_from_settings, settings.maintenance, runtime)
+        producers.append(asyncio.create_task(service.run(), name="maintenance"))
     if settings.demo:
         from werk.sim.demo import run_demo_feed
 

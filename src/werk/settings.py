@@ -117,6 +117,38 @@ class ConnectorSettings(_Section):
         )
 
 
+class MaintenanceAssetSettings(_Section):
+    asset: str = Field(description="the asset whose remaining life is predicted")
+    sensors: dict[str, str] = Field(
+        default_factory=dict,
+        description="model sensor name = signal id; a sensor not named reads <asset>.<sensor>",
+    )
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="model setting name = signal id; a setting not named reads <asset>.<setting>",
+    )
+    cycle_s: float = Field(3600.0, gt=0, description="one model cycle: signals averaged over it")
+
+
+class MaintenanceSettings(_Section):
+    enabled: bool = Field(False, description="predict remaining useful life (werk[maintenance])")
+    model_dir: str = Field(
+        "models/rul", description="a saved model: a version directory, or its parent (newest)"
+    )
+    interval_s: float = Field(60.0, gt=0, description="predict this often (assets with new cycles)")
+    work_order_threshold_cycles: float = Field(
+        30.0, ge=0, description="suggest a work order when the interval's lower end falls below"
+    )
+    work_order_duration_s: float = Field(
+        4 * 3600.0, gt=0, description="the maintenance window a suggestion asks for"
+    )
+    tolerance_cycles: float = Field(
+        5.0, ge=0, description="a prediction within this of the truth is on time"
+    )
+    drift_rows: int = Field(200, ge=10, description="recent feature rows compared with training")
+    assets: list[MaintenanceAssetSettings] = Field(default_factory=list)
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -148,6 +180,7 @@ class Settings(BaseSettings):
     )
     signals: list[SignalSettings] = Field(default_factory=list)
     connectors: list[ConnectorSettings] = Field(default_factory=list)
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     spool_directory: str = Field(
         "var/spool", description="store-and-forward files, one folder per connector"
     )

@@ -1,5 +1,7 @@
 import json
+import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from werk.cli import app
@@ -34,7 +36,7 @@ def test_eval_prints_rmse_and_phm08_score(tmp_path, monkeypatch):
 
     from .conftest import FAST
 
-    monkeypatch.setattr(training, "ModelConfig", lambda cap: FAST)  # quick boosting in tests
+    monkeypatch.setattr(training, "ModelConfig", lambda **_: FAST)  # quick boosting in tests
     _write_cmapss(tmp_path, simulate_subset(12, 8, seed=4))
     result = runner.invoke(
         app, ["maintenance", "eval", "--dataset", "cmapss", "--data", str(tmp_path)]
@@ -80,3 +82,30 @@ def test_missing_data_names_where_to_get_it(tmp_path):
     result = runner.invoke(app, ["maintenance", "eval", "--data", str(tmp_path)])
     assert result.exit_code == 1
     assert "Prognostics Data Repository" in result.output
+
+
+def test_eval_trains_the_cnn_when_asked(tmp_path, monkeypatch):
+    pytest.importorskip("torch", reason="the 1D-CNN needs werk[deep] (torch==2.13.0)")
+    from werk.maintenance import training
+
+    from .test_deep import TINY
+
+    asked = []
+    monkeypatch.setattr(training, "ModelConfig", lambda **kw: asked.append(kw) or TINY)
+    _write_cmapss(tmp_path, simulate_subset(8, 4, seed=4))
+    result = runner.invoke(
+        app, ["maintenance", "eval", "--data", str(tmp_path), "--model", "cnn", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert asked == [{"kind": "cnn", "cap": 125.0}]
+    figures = json.loads(result.output)
+    assert figures["model_kind"] == "cnn" and figures["test_engines"] == 4
+    assert figures["train_seconds"] > 0
+
+
+def test_cnn_without_torch_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    _write_cmapss(tmp_path, simulate_subset(4, 2, seed=4))
+    result = runner.invoke(app, ["maintenance", "eval", "--data", str(tmp_path), "-m", "cnn"])
+    assert result.exit_code == 1
+    assert "werk[deep]" in result.output

@@ -27,6 +27,7 @@ from werk.api.routes import (
     events,
     history,
     live,
+    maintenance,
     plan,
     samples,
     signals,
@@ -77,7 +78,7 @@ def create_api(
     )
     api.add_middleware(CatchAll)
 
-    for module in (system, signals, history, events, samples, live, plan, connectors):
+    for module in (system, signals, history, events, samples, live, plan, connectors, maintenance):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)
     return api

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,7 +29,7 @@ ModelDir = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
+    errors.print(f"[red]error:[/red] {escape(message)}")  # werk[deep] is not markup
     return typer.Exit(code)
 
 
@@ -112,9 +113,14 @@ def eval_command(
     dataset: Annotated[str, typer.Option(help="data set format (cmapss)")] = "cmapss",
     subset: Annotated[str, typer.Option(help="FD001 ... FD004")] = "FD001",
     model: Annotated[
-        Path | None,
-        typer.Option("--model", "-m", help="evaluate this saved model instead of training one"),
-    ] = None,
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="the kind to train, gbm (LightGBM) or cnn (1D-CNN, werk[deep]); or a saved "
+            "model to evaluate instead (a directory of that name: ./cnn)",
+        ),
+    ] = "gbm",
     save: Annotated[
         Path | None, typer.Option(help="save the model trained here under this directory")
     ] = None,
@@ -123,22 +129,25 @@ def eval_command(
 ) -> None:
     """Evaluate on a benchmark's test set by its protocol: RMSE and PHM08 score at the last cycle.
 
-    Without --model, trains the default pipeline on the training file first.
+    With a kind (gbm, the default, or cnn), trains that kind's default pipeline on the training
+    file first; with a saved model's directory, evaluates that model.
     """
     from werk.maintenance.cmapss import load_subset
     from werk.maintenance.registry import ModelRegistry, load_model
-    from werk.maintenance.training import ModelConfig, evaluate_last_cycle
+    from werk.maintenance.training import KINDS, ModelConfig, evaluate_last_cycle
 
     if dataset.lower() != "cmapss":
         raise _fail(f"unknown dataset {dataset!r}: cmapss")
+    saved = None if model in KINDS else Path(model)
     try:
         loaded = load_subset(data, subset)
         started = time.perf_counter()
-        if model is not None:
-            trained = load_model(model)
+        if saved is not None:
+            trained = load_model(saved)
         else:
             source = {"format": "cmapss", "path": str(data), "subset": loaded.name}
-            trained = _train_with_progress(loaded.train, ModelConfig(cap=cap), None, source)
+            config = ModelConfig(kind=model, cap=cap)
+            trained = _train_with_progress(loaded.train, config, None, source)
             if save is not None:
                 ModelRegistry(save).save(trained)
         train_s = time.perf_counter() - started
@@ -155,7 +164,8 @@ def eval_command(
         "nominal_coverage": trained.model.coverage,
         "true_rul_capped": capped,
         "true_rul_uncapped": uncapped,
-        "train_seconds": None if model is not None else round(train_s, 2),
+        "train_seconds": None if saved is not None else round(train_s, 2),
+        "model_kind": trained.model.kind,
         "model_version": trained.version or None,
     }
     if as_json:
@@ -171,8 +181,10 @@ def eval_command(
     console.print(
         f"interval coverage {capped['coverage']:.2f} (promised {trained.model.coverage:.2f})"
     )
-    if model is None:
-        console.print(f"trained in {train_s:.1f} s")
+    if saved is None:
+        device = trained.metadata["model"].get("device")
+        on = f" on {device}" if device else ""
+        console.print(f"{trained.model.kind} trained in {train_s:.1f} s{on}")
 
 
 @maintenance_app.command("predict")

@@ -8,11 +8,14 @@
 - ``features``    per-condition normalisation, rolling statistics, trends, fusion
 - ``models``      LightGBM point and quantile models with a conformal interval (extra
                   ``maintenance``)
+- ``deep``        a 1D-CNN over windows of normalised sensors, MC-dropout interval with the same
+                  conformal correction (extra ``deep``: PyTorch)
 - ``training``    validate by run, calibrate, fit; ``registry`` versioned models on disk
 - ``config``      the TOML of ``werk maintenance train``
 - ``serving``     the service on the bus (``maintenance.rul``, work-order suggestions)
 - ``aas``         the Maintenance submodel of each asset's shell
 - ``monitoring``  predictions against outcomes (early/late) and input drift (PSI)
+- ``report``      the state of it all read back from stored events (``GET /api/v1/maintenance``)
 
 Importing ``werk.maintenance`` stays light: the names below load their module on first use.
 """
@@ -24,6 +27,8 @@ from typing import Any
 
 _EXPORTS = {
     "AssetBinding": "werk.maintenance.serving",
+    "CnnParams": "werk.maintenance.deep",
+    "ConvolutionalRul": "werk.maintenance.deep",
     "DatasetError": "werk.maintenance.errors",
     "DriftReference": "werk.maintenance.monitoring",
     "FeatureConfig": "werk.maintenance.features",

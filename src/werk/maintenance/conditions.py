@@ -84,14 +84,19 @@ def find_conditions(
     total = float(((sample - sample.mean(axis=0)) ** 2).sum())
     if total <= 0.0:
         return one
-    candidates = [count] if count is not None else range(2, max_conditions + 1)
-    for k in candidates:
-        if k > len(sample):
-            break
-        centres, inertia = min(
-            (_kmeans(sample, k, rng) for _ in range(RESTARTS)), key=lambda fit: fit[1]
-        )
-        if count is not None or inertia / total <= tightness:
+
+    def fit(k: int) -> tuple[FloatArray, float]:
+        return min((_kmeans(sample, k, rng) for _ in range(RESTARTS)), key=lambda fit: fit[1])
+
+    if count is not None:
+        return Conditions(fit(count)[0], mean, scale) if count <= len(sample) else one
+    # More clusters never leave more spread: if the most allowed are not tight, no fewer are
+    # (single-condition data, the common case, then costs one fit instead of eleven).
+    if fit(min(max_conditions, len(sample)))[1] / total > tightness:
+        return one
+    for k in range(2, min(max_conditions, len(sample)) + 1):
+        centres, inertia = fit(k)
+        if inertia / total <= tightness:
             return Conditions(centres, mean, scale)
     return one
 

@@ -20,13 +20,15 @@
     # load = "press1.load"
 
     [model]
-    kind = "gbm"                   # LightGBM (extra maintenance)
+    kind = "gbm"                   # LightGBM (extra maintenance), or "cnn" (PyTorch, extra deep)
     cap = 125                      # remaining-life target capped here (cycles)
     coverage = 0.9                 # the interval's promised coverage
     validation_fraction = 0.2      # runs held out to validate and calibrate
     seed = 0
     [model.gbm]                    # LightGBM settings (werk.maintenance.models.GbmParams)
     rounds = 400
+    [model.cnn]                    # 1D-CNN settings (werk.maintenance.deep.CnnParams)
+    epochs = 20
 
     [features]                     # werk.maintenance.features.FeatureConfig
     mean_windows = [5, 10, 20, 30]
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from werk.core import parse_duration, parse_time
+from werk.maintenance.deep import CnnParams
 from werk.maintenance.errors import DatasetError
 from werk.maintenance.features import FeatureConfig
 from werk.maintenance.histories import Histories
@@ -140,7 +143,8 @@ def job_from_dict(raw: dict[str, Any], *, base: Path = Path(".")) -> TrainJob:
         raise DatasetError("the [data] section is missing", field="data", rule="required")
     model_raw = dict(raw.get("model", {}))
     gbm = GbmParams.from_dict(model_raw.pop("gbm", {}))
-    known = set(ModelConfig.__dataclass_fields__) - {"gbm"}
+    cnn = CnnParams.from_dict(model_raw.pop("cnn", {}))
+    known = set(ModelConfig.__dataclass_fields__) - {"gbm", "cnn"}
     unknown = set(model_raw) - known
     if unknown:
         raise DatasetError(
@@ -148,7 +152,7 @@ def job_from_dict(raw: dict[str, Any], *, base: Path = Path(".")) -> TrainJob:
             field="model",
             rule="known-keys",
         )
-    model = ModelConfig(**model_raw, gbm=gbm)
+    model = ModelConfig(**model_raw, gbm=gbm, cnn=cnn)
     features = FeatureConfig.from_dict(dict(raw.get("features", {})))
     output = Path(str(raw.get("output", {}).get("directory", "models/rul")))
     job = TrainJob(dict(raw["data"]), model, features, output, base)

@@ -9,15 +9,20 @@ misses are counted separately for short, middle and long predicted lives (a Mond
 engine near its end is easier to pin down than one in mid-life, and one margin for all would
 over-cover the first and under-cover the second.
 
+The same correction (:func:`conformal_margins`, :func:`conformal_prediction`) serves every
+model whatever its raw band: the GBM's quantile models, the 1D-CNN's MC-dropout spread
+(:mod:`werk.maintenance.deep`).
+
 Models are saved as LightGBM's own text format, not pickles: readable, portable across Python
-versions, and loading one runs no code. A sequence model (a 1D-CNN over windows of normalised
-sensors) would implement :class:`SequenceRulModel`; none ships yet.
+versions, and loading one runs no code. A sequence model (the 1D-CNN over windows of normalised
+sensors, extra ``deep``) implements :class:`SequenceRulModel`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -48,8 +53,16 @@ class Prediction:
         return Prediction(self.rul[rows], self.lower[rows], self.upper[rows])
 
 
+Progress = Callable[[str, float], None]
+"""``progress(step, fraction_done)``: the CLI draws it as a bar."""
+
+
 class RulModel(Protocol):
-    """What training, evaluation and serving need of a model."""
+    """What training, evaluation and serving need of a model.
+
+    ``features`` are what the model reads per row: feature rows for the GBM, windows of
+    normalised sensors (rows, sensors, cycles) for a :class:`SequenceRulModel`.
+    """
 
     kind: str
     coverage: float
@@ -90,19 +103,66 @@ def _conformal_quantile(misses: FloatArray, coverage: float) -> float:
     return float(np.quantile(misses, level, method="higher"))
 
 
+def conformal_margins(
+    point: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    target: FloatArray,
+    *,
+    coverage: float,
+    cap: float,
+) -> list[float]:
+    """How far to widen a raw band ``[lower, upper]`` so it holds ``coverage`` of held-out
+    ``target`` rows, per group of predicted remaining life (``point``, uncapped)."""
+    misses = np.maximum(lower - target, target - upper)
+    group = _group(point, cap)
+    return [_conformal_quantile(misses[group == g], coverage) for g in range(GROUPS)]
+
+
+def conformal_prediction(
+    point: FloatArray, lower: FloatArray, upper: FloatArray, margin: list[float], *, cap: float
+) -> Prediction:
+    """The point capped to ``[0, cap]`` and the band widened by ``margin`` (from
+    :func:`conformal_margins`); the interval always holds the point."""
+    widen = np.asarray(margin, np.float64)[_group(point, cap)]
+    point = np.clip(point, 0.0, cap)
+    return Prediction(
+        point,
+        np.clip(np.minimum(lower - widen, point), 0.0, None),
+        np.maximum(upper + widen, point),
+    )
+
+
 @runtime_checkable
 class SequenceRulModel(RulModel, Protocol):
-    """A model that reads windows of normalised sensors (the deep models), not feature rows."""
+    """A model that reads windows of normalised sensors (the deep models), not feature rows.
+
+    The ``*_histories`` methods build the windows from the fitted pipeline's normalisation and
+    call ``fit``/``calibrate``/``predict`` on them.
+    """
 
     def fit_histories(
-        self, pipeline: FeaturePipeline, histories: Histories, target: FloatArray
-    ) -> None: ...
+        self,
+        pipeline: FeaturePipeline,
+        histories: Histories,
+        target: FloatArray,
+        *,
+        progress: Progress | None = None,
+        validation: tuple[Histories, FloatArray] | None = None,
+    ) -> None:
+        """Fit; report each epoch through ``progress``; with ``validation`` (held-out runs and
+        their target) record the validation error after each epoch."""
+        ...
 
     def calibrate_histories(
         self, pipeline: FeaturePipeline, histories: Histories, target: FloatArray
     ) -> list[float]: ...
 
-    def predict_histories(self, pipeline: FeaturePipeline, histories: Histories) -> Prediction: ...
+    def predict_histories(
+        self, pipeline: FeaturePipeline, histories: Histories, rows: Any = None
+    ) -> Prediction:
+        """At ``rows`` (indexes into ``histories``; all rows when ``None``)."""
+        ...
 
 
 def import_lightgbm() -> Any:
@@ -192,11 +252,9 @@ class GradientBoostedRul:
     def calibrate(self, features: FloatArray, target: FloatArray) -> list[float]:
         point = self._mean_point(features)
         lower, upper = self._band(features)
-        misses = np.maximum(lower - target, target - upper)
-        group = _group(point, self.cap)
-        self.margin = [
-            _conformal_quantile(misses[group == g], self.coverage) for g in range(GROUPS)
-        ]
+        self.margin = conformal_margins(
+            point, lower, upper, target, coverage=self.coverage, cap=self.cap
+        )
         return self.margin
 
     def predict(self, features: FloatArray) -> Prediction:
@@ -204,13 +262,7 @@ class GradientBoostedRul:
             raise RuntimeError("predict before fit")
         point = self._mean_point(features)
         lower, upper = self._band(features)
-        widen = np.asarray(self.margin, np.float64)[_group(point, self.cap)]
-        point = np.clip(point, 0.0, self.cap)
-        return Prediction(
-            point,
-            np.clip(np.minimum(lower - widen, point), 0.0, None),
-            np.maximum(upper + widen, point),
-        )
+        return conformal_prediction(point, lower, upper, self.margin, cap=self.cap)
 
     def _mean_point(self, features: FloatArray) -> FloatArray:
         return np.asarray(np.mean([b.predict(features) for b in self._point], axis=0), np.float64)

@@ -194,6 +194,13 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Outcome:
+        """From ``to_dict`` (e.g. a stored ``maintenance.outcome`` event's data; extra keys are
+        ignored)."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
 
 @dataclass
 class PredictionMonitor:

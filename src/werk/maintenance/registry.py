@@ -6,7 +6,8 @@
       v1/  metadata.json   werk version, created, data range, features, metrics, parameters
            features.json   the fitted feature pipeline (conditions, normalisation, fusion)
            reference.json  the training distribution of every feature (for drift, PSI)
-           point0.txt ...  the model's own files (LightGBM text models; no pickles)
+           point0.txt ...  the model's own files: LightGBM text models (gbm), or cnn.pt (a
+                           torch state dict, tensors only) and cnn.json (cnn); no pickles
       v2/  ...
 
 Versions count up and are never overwritten, so an event that names ``turbofan/v3`` can always be
@@ -102,9 +103,17 @@ def load_model(directory: Path) -> TrainedModel:
     metadata = json.loads((directory / "metadata.json").read_text())
     pipeline = FeaturePipeline.from_dict(json.loads((directory / "features.json").read_text()))
     described = metadata["model"]
-    if described["kind"] != "gbm":
-        raise ModelNotFound(f"{directory} holds a {described['kind']!r} model; this werk reads gbm")
-    model: RulModel = GradientBoostedRul.load(directory, described.get("params", {}))
+    model: RulModel
+    if described["kind"] == "gbm":
+        model = GradientBoostedRul.load(directory, described.get("params", {}))
+    elif described["kind"] == "cnn":
+        from werk.maintenance.deep import ConvolutionalRul
+
+        model = ConvolutionalRul.load(directory)
+    else:
+        raise ModelNotFound(
+            f"{directory} holds a {described['kind']!r} model; this werk reads gbm and cnn"
+        )
     reference_path = directory / "reference.json"
     reference = (
         DriftReference.from_dict(json.loads(reference_path.read_text()))

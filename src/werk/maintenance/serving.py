@@ -33,6 +33,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from werk.core import (
     SAMPLES,
     Bus,
     Clock,
+    ConfigError,
     Context,
     Event,
     Quality,
@@ -51,10 +53,13 @@ from werk.core import (
 from werk.maintenance.aas import MaintenanceState, publish_maintenance
 from werk.maintenance.errors import MaintenanceError
 from werk.maintenance.histories import FloatArray, Histories
+from werk.maintenance.models import SequenceRulModel
 from werk.maintenance.monitoring import DriftReport, PredictionMonitor, PredictionRecord
 from werk.maintenance.training import TrainedModel
 
 if TYPE_CHECKING:
+    from werk.runtime import Runtime
+    from werk.settings import MaintenanceSettings
     from werk.twin.repository import TwinRepository
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,8 @@ OUTCOME = "maintenance.outcome"
 DRIFT = "maintenance.drift"
 MACHINE_DOWN = "machine.down"  # the planner's event (werk.plan.service); named, not imported
 MAX_CYCLES = 10_000
+DEFAULT_PLANT_ID = "werk"
+"""The plant part of AAS ids (``urn:werk:<plant>:sm:<asset>:Maintenance``) without a plant file."""
 
 Emit = Callable[[Event], Awaitable[None]]
 
@@ -236,10 +243,15 @@ class MaintenanceService:
 
     async def _predict(self, asset: str, run: _Run, now: int) -> list[Event]:
         histories = run.histories(self.settings, self.sensors)
-        features = self.model.pipeline.transform(histories)
+        features = self.model.pipeline.transform(histories)  # drift is watched on these
         new_rows = features[run.predicted_rows :]
         self._live_features.append(new_rows)
-        prediction = self.model.model.predict(features[-1:])
+        model = self.model.model
+        if isinstance(model, SequenceRulModel):  # reads windows of sensors, not feature rows
+            last = np.asarray([len(histories) - 1])
+            prediction = model.predict_histories(self.model.pipeline, histories, last)
+        else:
+            prediction = model.predict(features[-1:])
         run.predicted_rows = len(run.rows)
         rul, lower, upper = (
             float(prediction.rul[0]),
@@ -366,6 +378,14 @@ class MaintenanceService:
         if tick:
             self._tasks.append(asyncio.create_task(self._tick(), name="maintenance.predict"))
 
+    async def run(self) -> None:
+        """Start and serve until cancelled, then stop: the composition root's producer task."""
+        self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -397,6 +417,54 @@ class MaintenanceService:
                 await self.predict_all()
             except Exception:  # a failed round is logged; the next one tries again
                 log.exception("maintenance: prediction round failed")
+
+
+def service_from_settings(section: MaintenanceSettings, runtime: Runtime) -> MaintenanceService:
+    """The service the ``[maintenance]`` settings describe, over the runtime's bus, clock and
+    twin (blocking: it loads the model). A model sensor or setting an asset does not name reads
+    the signal ``<asset>.<name>``."""
+    from werk.maintenance.errors import ModelNotFound
+    from werk.maintenance.registry import load_model
+
+    if not section.assets:
+        raise ConfigError("maintenance.assets: name the assets to predict for")
+    try:
+        model = load_model(Path(section.model_dir))
+    except ModelNotFound as error:
+        raise ConfigError(f"maintenance.model_dir: {error}") from error
+    sensors = model.pipeline.sensor_names
+    settings = tuple(model.metadata["data"].get("settings", ()))
+    bindings = []
+    for i, asset in enumerate(section.assets):
+        for part, names in (("sensors", sensors), ("settings", settings)):
+            unknown = sorted(set(getattr(asset, part)) - set(names))
+            if unknown:
+                raise ConfigError(
+                    f"maintenance.assets.{i}.{part}: {', '.join(unknown)} not among the model's "
+                    f"{part} ({', '.join(names) or 'none'})"
+                )
+        bindings.append(
+            AssetBinding(
+                asset.asset,
+                sensors={n: asset.sensors.get(n, f"{asset.asset}.{n}") for n in sensors},
+                settings={n: asset.settings.get(n, f"{asset.asset}.{n}") for n in settings},
+                cycle_s=asset.cycle_s,
+            )
+        )
+    return MaintenanceService(
+        runtime.bus,
+        runtime.emit,
+        runtime.clock,
+        model,
+        bindings,
+        every_s=section.interval_s,
+        threshold=section.work_order_threshold_cycles,
+        maintenance_s=section.work_order_duration_s,
+        twin=runtime.twin,
+        plant_id=runtime.plant.id if runtime.plant is not None else DEFAULT_PLANT_ID,
+        monitor=PredictionMonitor(tolerance=section.tolerance_cycles),
+        drift_rows=section.drift_rows,
+    )
 
 
 def as_machine_down(suggestion: Event, *, user: str | None = None) -> Event:

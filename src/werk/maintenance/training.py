@@ -12,12 +12,16 @@ The recipe (every choice made on training engines only):
 
 The target is the remaining life capped at ``cap`` (125 cycles for C-MAPSS, as in the
 literature): early in life nothing in the sensors tells 200 cycles from 300.
+
+Two kinds of model: ``gbm`` (LightGBM over engineered features, the default) and ``cnn`` (a
+1D-CNN over windows of normalised sensors, :mod:`werk.maintenance.deep`). A sequence model also
+records its validation error after every epoch (``metrics.validation.rmse_per_epoch``): that
+curve, on held-out training runs, is where its epoch count is chosen.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +30,7 @@ import numpy as np
 
 from werk import __version__
 from werk.maintenance.cmapss import phm08_score, rmse
+from werk.maintenance.deep import CnnParams
 from werk.maintenance.errors import DatasetError
 from werk.maintenance.features import FeatureConfig, FeaturePipeline, fit_features
 from werk.maintenance.histories import FloatArray, Histories
@@ -33,13 +38,13 @@ from werk.maintenance.models import (
     GbmParams,
     GradientBoostedRul,
     Prediction,
+    Progress,
     RulModel,
     SequenceRulModel,
 )
 from werk.maintenance.monitoring import DriftReference
 
-Progress = Callable[[str, float], None]
-"""``progress(step, fraction_done)``: the CLI draws it as a bar."""
+KINDS = ("gbm", "cnn")
 
 MIN_RUNS = 4
 
@@ -47,12 +52,13 @@ MIN_RUNS = 4
 @dataclass
 class ModelConfig:
     kind: str = "gbm"
-    """``gbm`` (LightGBM); the only kind so far."""
+    """``gbm`` (LightGBM, extra ``maintenance``) or ``cnn`` (PyTorch, extra ``deep``)."""
     cap: float = 125.0
     coverage: float = 0.9
     validation_fraction: float = 0.2
     seed: int = 0
     gbm: GbmParams = field(default_factory=GbmParams)
+    cnn: CnnParams = field(default_factory=CnnParams)
 
 
 @dataclass
@@ -73,13 +79,13 @@ class TrainedModel:
     def version(self) -> str:
         return str(self.metadata.get("version", ""))
 
-    def predict(self, histories: Histories) -> Prediction:
-        """Remaining life at every row of ``histories``."""
-        return predict_rows(self.pipeline, self.model, histories)
+    def predict(self, histories: Histories, rows: Any = None) -> Prediction:
+        """Remaining life at ``rows`` of ``histories`` (every row when ``None``)."""
+        return predict_rows(self.pipeline, self.model, histories, rows)
 
     def predict_last(self, histories: Histories) -> Prediction:
         """Remaining life at the last row of each run (the C-MAPSS test protocol)."""
-        return self.predict(histories).take(histories.last_rows())
+        return self.predict(histories, histories.last_rows())
 
     def health_index(self, rul: FloatArray) -> FloatArray:
         """1 = as good as new (remaining life at or above the cap), 0 = failure due now."""
@@ -91,23 +97,42 @@ def new_model(config: ModelConfig) -> RulModel:
         return GradientBoostedRul(
             config.gbm, coverage=config.coverage, cap=config.cap, seed=config.seed
         )
-    # A sequence model (1D-CNN in PyTorch) plugs in through SequenceRulModel; none ships yet.
+    if config.kind == "cnn":
+        from werk.maintenance.deep import ConvolutionalRul, import_torch
+
+        import_torch()  # a missing extra fails here, before any work, naming werk[deep]
+        return ConvolutionalRul(
+            config.cnn, coverage=config.coverage, cap=config.cap, seed=config.seed
+        )
     raise DatasetError(
-        f"unknown model kind {config.kind!r}: gbm", field="model.kind", rule="known-kind"
+        f"unknown model kind {config.kind!r}: {' or '.join(KINDS)}",
+        field="model.kind",
+        rule="known-kind",
     )
 
 
-def predict_rows(pipeline: FeaturePipeline, model: RulModel, histories: Histories) -> Prediction:
+def predict_rows(
+    pipeline: FeaturePipeline, model: RulModel, histories: Histories, rows: Any = None
+) -> Prediction:
+    """The model's prediction at ``rows`` of ``histories`` (all rows when ``None``)."""
     if isinstance(model, SequenceRulModel):
-        return model.predict_histories(pipeline, histories)
-    return model.predict(pipeline.transform(histories))
+        return model.predict_histories(pipeline, histories, rows)
+    features = pipeline.transform(histories)
+    return model.predict(features if rows is None else features[np.asarray(rows)])
 
 
 def fit_model(
-    model: RulModel, pipeline: FeaturePipeline, histories: Histories, target: FloatArray
+    model: RulModel,
+    pipeline: FeaturePipeline,
+    histories: Histories,
+    target: FloatArray,
+    *,
+    progress: Progress | None = None,
+    validation: tuple[Histories, FloatArray] | None = None,
 ) -> None:
+    """Fit ``model``; a sequence model reports its epochs and scores ``validation`` after each."""
     if isinstance(model, SequenceRulModel):
-        model.fit_histories(pipeline, histories, target)
+        model.fit_histories(pipeline, histories, target, progress=progress, validation=validation)
     else:
         model.fit(pipeline.transform(histories), target)
 
@@ -163,6 +188,7 @@ def train(
     features = features or FeatureConfig()
     report = progress or (lambda step, done: None)
     started = time.perf_counter()
+    model = new_model(config)  # an unknown kind or a missing extra fails before any work
 
     report("validation: features", 0.0)
     fit_part, held_part = split_runs(histories, config.validation_fraction, config.seed)
@@ -170,8 +196,14 @@ def train(
     held_target = held_part.remaining_life(config.cap)
     pipeline = fit_features(fit_part, fit_target, features)
     report("validation: model", 0.1)
-    model = new_model(config)
-    fit_model(model, pipeline, fit_part, fit_target)
+    fit_model(
+        model,
+        pipeline,
+        fit_part,
+        fit_target,
+        progress=_within(report, "validation", 0.1, 0.45),
+        validation=(held_part, held_target),
+    )
     report("validation: calibration", 0.45)
     margin = _calibrate(model, pipeline, held_part, held_target)
     held_prediction = predict_rows(pipeline, model, held_part)
@@ -181,13 +213,22 @@ def train(
         "every_cycle": scores(held_prediction, held_target),
         "one_cut_per_run": scores(held_prediction.take(cuts), held_target[cuts]),
     }
+    curve = getattr(model, "curve", None)
+    if curve:
+        validation["rmse_per_epoch"] = list(curve)
 
     report("final: features", 0.5)
     target = histories.remaining_life(config.cap)
     final_pipeline = fit_features(histories, target, features)
     report("final: model", 0.6)
     final_model = new_model(config)
-    fit_model(final_model, final_pipeline, histories, target)
+    fit_model(
+        final_model,
+        final_pipeline,
+        histories,
+        target,
+        progress=_within(report, "final", 0.6, 0.98),
+    )
     final_model.margin = margin
     reference = DriftReference.fit(final_pipeline.transform(histories), final_pipeline.names)
     elapsed = time.perf_counter() - started
@@ -212,11 +253,20 @@ def train(
         },
         "model": {
             **final_model.describe(),
-            "config": {k: v for k, v in asdict(config).items() if k != "gbm"},
+            "config": {k: v for k, v in asdict(config).items() if k not in KINDS},
         },
         "metrics": {"validation": validation, "train_seconds": round(elapsed, 2)},
     }
     return TrainedModel(final_pipeline, final_model, metadata, reference)
+
+
+def _within(report: Progress, stage: str, begin: float, end: float) -> Progress:
+    """A model's own progress (epochs) drawn inside ``[begin, end]`` of the whole training."""
+
+    def inner(step: str, done: float) -> None:
+        report(f"{stage}: {step}", begin + (end - begin) * done)
+
+    return inner
 
 
 def _calibrate(
