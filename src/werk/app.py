@@ -82,37 +82,38 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     )
     recorder_task = asyncio.create_task(recorder.run(), name="recorder")
     consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
-    producers = [
-        asyncio.create_task(watch_freshness(state, clock, runtime.emit), name="twin.freshness")
-    ]
-    if settings.store.retention_days:
-        producers.append(asyncio.create_task(_retention(runtime), name="retention"))
-    if settings.connectors:
-        from werk.connect.runner import ConnectorSet, ingest_publisher
-
-        runtime.connectors = ConnectorSet.build(
-            settings.connectors,
-            plant,
-            ingest_publisher(runtime.ingest),
-            Path(settings.spool_directory),
-        )
-        producers.append(asyncio.create_task(runtime.connectors.run(), name="connectors"))
+    producers: list[asyncio.Task[None]] = []
+    try:  # from here on, a failure (a bad connector or model setting) still stops what started
         producers.append(
-            asyncio.create_task(
-                runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
-            )
+            asyncio.create_task(watch_freshness(state, clock, runtime.emit), name="twin.freshness")
         )
-    if settings.maintenance.enabled:
-        from werk.maintenance.serving import service_from_settings
+        if settings.store.retention_days:
+            producers.append(asyncio.create_task(_retention(runtime), name="retention"))
+        if settings.connectors:
+            from werk.connect.runner import ConnectorSet, ingest_publisher
 
-        service = await asyncio.to_thread(service_from_settings, settings.maintenance, runtime)
-        producers.append(asyncio.create_task(service.run(), name="maintenance"))
-    if settings.demo:
-        from werk.sim.demo import run_demo_feed
+            runtime.connectors = ConnectorSet.build(
+                settings.connectors,
+                plant,
+                ingest_publisher(runtime.ingest),
+                Path(settings.spool_directory),
+            )
+            producers.append(asyncio.create_task(runtime.connectors.run(), name="connectors"))
+            producers.append(
+                asyncio.create_task(
+                    runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
+                )
+            )
+        if settings.maintenance.enabled:
+            from werk.maintenance.serving import service_from_settings
 
-        producers.append(asyncio.create_task(run_demo_feed(runtime), name="demo"))
-    await asyncio.sleep(0)  # let subscribers subscribe before anyone publishes
-    try:
+            service = await asyncio.to_thread(service_from_settings, settings.maintenance, runtime)
+            producers.append(asyncio.create_task(service.run(), name="maintenance"))
+        if settings.demo:  # the virtual plant over OPC UA (+ Sparkplug), read by werk's connectors
+            from werk.sim.virtual import run_virtual_demo
+
+            producers.append(asyncio.create_task(run_virtual_demo(runtime), name="demo"))
+        await asyncio.sleep(0)  # let subscribers subscribe before anyone publishes
         yield runtime
     finally:
         await _stop(producers)

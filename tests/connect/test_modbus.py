@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import math
 import struct
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,10 +15,11 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from tests.connect.harness import Downstream, running, wait_for
 from tests.servers import free_port
-from werk.connect import Binding, ConnectorConfig, Outlet
+from werk.connect import Binding, ConnectorConfig
 from werk.connect.modbus.connector import ModbusConnector, ModbusError
-from werk.core import ConfigError, Quality, SampleBatch
+from werk.core import ConfigError
 
 
 def device(unit: int) -> SimDevice:
@@ -92,47 +92,14 @@ async def modbus_port() -> AsyncIterator[int]:
         await server.shutdown()
 
 
-class Collected:
-    def __init__(self) -> None:
-        self.batches: list[SampleBatch] = []
-
-    async def publish(self, batch: SampleBatch) -> None:
-        self.batches.append(batch)
-
-    def of(self, signal: str) -> list[tuple[float, int]]:
-        found = []
-        for batch in self.batches:
-            for name, _, value, quality in batch.rows():
-                if name == signal:
-                    found.append((value, quality))
-        return found
-
-    def last(self, signal: str) -> float | None:
-        good = [v for v, q in self.of(signal) if q == Quality.GOOD]
-        return good[-1] if good else None
-
-
 @contextlib.asynccontextmanager
 async def polling(
     url: str, bindings: list[Binding], **options: Any
-) -> AsyncIterator[tuple[ModbusConnector, Collected]]:
+) -> AsyncIterator[tuple[ModbusConnector, Downstream]]:
     options = {"poll_interval_ms": 50, "timeout_s": 0.3, **options}
     connector = ModbusConnector(url, ConnectorConfig("plc", tuple(bindings), options))
-    collected = Collected()
-    task = asyncio.create_task(connector.run(Outlet(collected.publish, connector.stats)))
-    try:
-        yield connector, collected
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not met within {timeout} s: {what}"
-        await asyncio.sleep(0.02)
+    async with running(connector) as run:
+        yield connector, run.downstream
 
 
 async def test_types_word_orders_and_scaling_decode_what_the_device_holds(

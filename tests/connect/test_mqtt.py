@@ -7,21 +7,22 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import require_service
+from tests.connect.harness import Downstream, plant_text, running, wait_for
 from tests.connect.proxy import CuttableProxy
 from tests.test_app import settings_for
 from werk.app import open_runtime
-from werk.connect import Backoff, ConnectorConfig, ConnectorStats, Outlet, Spool
+from werk.connect import Backoff, ConnectorConfig, ConnectorStats, Spool
 from werk.connect.base import Binding, ConnectError
 from werk.connect.mqtt import MqttSession, Received
 from werk.connect.mqtt.connector import MqttConnector
-from werk.core import ConfigError, Quality, SampleBatch, StoreUnavailable
+from werk.core import ConfigError, Quality
 
 BROKER = "mqtt://127.0.0.1:1883"
 
@@ -90,51 +91,6 @@ def publisher(broker: str) -> Iterator[Publisher]:
     p = Publisher(broker)
     yield p
     p.close()
-
-
-async def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await asyncio.sleep(0.02)
-
-
-class Downstream:
-    """Where an outlet publishes: records batches; ``hold`` blocks, ``down`` refuses."""
-
-    def __init__(self) -> None:
-        self.batches: list[SampleBatch] = []
-        self.hold = False
-        self.down = False
-
-    async def publish(self, batch: SampleBatch) -> None:
-        while self.hold:
-            await asyncio.sleep(0.01)
-        if self.down:
-            raise StoreUnavailable("store away")
-        self.batches.append(batch)
-
-    def values(self, quality: Quality | None = None) -> list[float]:
-        return [
-            float(v)
-            for b in self.batches
-            for v, q in zip(b.values, b.quality, strict=True)
-            if quality is None or q == quality
-        ]
-
-
-@contextlib.asynccontextmanager
-async def running(connector: MqttConnector, outlet: Outlet) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(connector.run(outlet))
-    try:
-        await wait_for(lambda: connector.stats.state == "connected" or task.done(), 10, "connect")
-        if task.done():
-            task.result()
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def route_connector(url: str, prefix: str, client_id: str, **options: object) -> MqttConnector:
@@ -299,18 +255,8 @@ def test_configuration_errors_name_the_option() -> None:
         )
 
 
-PLANT = """
-[plant]
-id = "mq"
-name = "MQTT test plant"
-[assets.site]
-level = "site"
-name = "Site"
-[assets.area]
-level = "area"
-parent = "site"
-name = "Area"
-[assets.line]
+PLANT = plant_text(
+    """[assets.line]
 level = "line"
 parent = "area"
 name = "Line"
@@ -332,7 +278,10 @@ name = "Press"
 unit = "Cel"
 [assets.press1.signals.force]
 unit = "kN"
-"""
+""",
+    plant_id="mq",
+    name="MQTT test plant",
+)
 
 
 async def test_end_to_end_plant_bindings_routes_and_bad_input(
@@ -391,6 +340,8 @@ async def test_end_to_end_plant_bindings_routes_and_bad_input(
         total = len(good) + len(bad)
         await wait_for(lambda: runtime.connectors.stats()[0]["messages"] >= total, what="all in")
         await wait_for(lambda: runtime.store.count("press1.temp") >= 1, what="stored")
+        # the recorder commits before the outlet counts what it delivered: wait for both
+        await wait_for(lambda: runtime.connectors.stats()[0]["samples"] >= 4, what="counted")
         (stats,) = runtime.connectors.stats()
         print("connector stats:", stats)
         assert stats["rejected"] == {
@@ -420,17 +371,16 @@ async def test_qos1_is_acknowledged_only_after_commit(
     broker delivers every message again to the next run of the same client id."""
     client_id = f"werk-test-{uuid.uuid4().hex[:8]}"
     client_ids.append(client_id)
-    stuck = Downstream()
-    stuck.hold = True
+    stuck = Downstream(hold=True)
     connector = route_connector(broker, prefix, client_id)
-    async with running(connector, Outlet(stuck.publish, connector.stats)):
+    async with running(connector, stuck, connect_timeout=10):
         publisher.send(json_messages(prefix, 50))
         await wait_for(lambda: connector.stats.messages >= 1, what="first message")
     assert stuck.batches == []  # committed nothing (and so acknowledged nothing)
 
     healthy = Downstream()
     again = route_connector(broker, prefix, client_id)
-    async with running(again, Outlet(healthy.publish, again.stats)):
+    async with running(again, healthy, connect_timeout=10):
         await wait_for(lambda: len(healthy.values()) >= 50, what="redelivery")
     assert sorted(healthy.values()) == list(range(50))
     print(f"first run received {connector.stats.messages}, none acknowledged; "
@@ -438,7 +388,7 @@ async def test_qos1_is_acknowledged_only_after_commit(
 
     third = Downstream()  # everything was acknowledged by the second run: nothing comes back
     last = route_connector(broker, prefix, client_id)
-    async with running(last, Outlet(third.publish, last.stats)):
+    async with running(last, third, connect_timeout=10):
         publisher.send(json_messages(prefix, 1, start=50))
         await wait_for(lambda: len(third.values()) >= 1, what="the new message")
         await asyncio.sleep(0.3)
@@ -452,23 +402,23 @@ async def test_store_down_spools_acknowledges_and_replays(
     acknowledged — and are replayed in order when the store returns."""
     client_id = f"werk-test-{uuid.uuid4().hex[:8]}"
     client_ids.append(client_id)
-    downstream = Downstream()
-    downstream.down = True
+    downstream = Downstream(down=True)
     connector = route_connector(broker, prefix, client_id)
-    outlet = Outlet(
-        downstream.publish,
-        connector.stats,
+    async with running(
+        connector,
+        downstream,
+        connect_timeout=10,
         spool=Spool(tmp_path / "spool"),
         retry=Backoff(initial=0.05, maximum=0.1),
-    )
-    async with running(connector, outlet):
+    ) as run:
         publisher.send(json_messages(prefix, 100))
         await wait_for(lambda: connector.stats.spooled >= 100, what="spooled")
         assert downstream.batches == []
+    outlet = run.outlet
     # a new run gets nothing again: the spooled messages were acknowledged
     check = route_connector(broker, prefix, client_id)
     probe = Downstream()
-    async with running(check, Outlet(probe.publish, check.stats)):
+    async with running(check, probe, connect_timeout=10):
         await asyncio.sleep(0.5)
     assert check.stats.messages == 0
 
@@ -491,7 +441,7 @@ async def test_lost_connection_marks_signals_bad_once(
             options={"persistent": False, "client_id": f"werk-test-{uuid.uuid4().hex[:8]}"},
         )
         connector = MqttConnector(proxy.url, config)
-        async with running(connector, Outlet(downstream.publish, connector.stats)):
+        async with running(connector, downstream, connect_timeout=10):
             publisher.send([(f"{prefix}/current", b"7")])
             await wait_for(lambda: downstream.values() == [7.0], what="first value")
             await proxy.cut()

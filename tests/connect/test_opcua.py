@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -22,6 +23,9 @@ import pytest
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
+from tests.connect import harness
+from tests.connect.harness import plant_text
+from tests.connect.proxy import CuttableProxy
 from tests.servers import free_port
 from tests.test_app import settings_for
 from werk.api.app import create_api
@@ -175,7 +179,7 @@ class OpcUaServer:
 
 
 @contextlib.contextmanager
-def running(server: OpcUaServer) -> Iterator[OpcUaServer]:
+def serving(server: OpcUaServer) -> Iterator[OpcUaServer]:
     server.start()
     try:
         yield server
@@ -185,29 +189,18 @@ def running(server: OpcUaServer) -> Iterator[OpcUaServer]:
 
 @pytest.fixture(scope="module")
 def opcua_server() -> Iterator[OpcUaServer]:
-    with running(OpcUaServer()) as server:
+    with serving(OpcUaServer()) as server:
         yield server
 
 
-PLANT_HEAD = """
-[plant]
-id = "t"
-name = "Test plant"
-
-[assets.site]
-level = "site"
-name = "Site"
-
-[assets.area]
-level = "area"
-parent = "site"
-name = "Area"
-
+PLANT_HEAD = plant_text(
+    """
 [assets.press1]
 level = "machine"
 parent = "area"
 name = "Press 1"
 """
+)
 
 
 def plant_file(tmp_path: Path, sources: dict[str, str], data_types: dict[str, str]) -> Path:
@@ -246,18 +239,8 @@ def opcua_settings(tmp_path: Path, url: str, sources: dict[str, str] = SOURCES, 
     )
 
 
-async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0, what: str = ""
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"not met within {timeout} s: {what}"
-        await asyncio.sleep(0.05)
+# The conditions here read the store: poll it less often than the harness would.
+wait_for = functools.partial(harness.wait_for, interval=0.05)
 
 
 def samples(runtime: Runtime, signal: str) -> tuple[list[float], list[int]]:
@@ -341,60 +324,10 @@ async def test_server_restart_marks_bad_counts_a_gap_and_recovers(tmp_path: Path
         server.stop()
 
 
-class CuttableProxy:
-    """A TCP proxy on loopback that can drop every connection and refuse new ones for a while:
-    a network cut, while the server (and werk's session on it) stays alive."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.port = free_port()
-        self.links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.server: asyncio.Server | None = None
-
-    async def open(self) -> None:
-        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        except OSError:
-            writer.close()
-            return
-        self.links.append((writer, up_writer))
-        for a, b in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(a, b))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    @staticmethod
-    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        sink.close()
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer, up_writer in self.links:
-            writer.transport.abort()
-            up_writer.transport.abort()
-        self.links.clear()
-        await self.server.wait_closed()
-
-    async def close(self) -> None:
-        await self.cut()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
 async def test_a_short_network_cut_loses_nothing(tmp_path: Path, opcua_server: OpcUaServer) -> None:
     server = opcua_server
-    proxy = CuttableProxy(server.port)
-    await proxy.open()
+    proxy = CuttableProxy("127.0.0.1", server.port)
+    await proxy.restore()
     url = f"opc.tcp://127.0.0.1:{proxy.port}/werk"
     settings = opcua_settings(
         tmp_path, url, {"limit": SOURCES["limit"]}, queue_size=1000, lifetime_s=60
@@ -418,7 +351,7 @@ async def test_a_short_network_cut_loses_nothing(tmp_path: Path, opcua_server: O
             await proxy.cut()
             await wait_for(lambda: stats(runtime)["state"] == "disconnected", what="loss seen")
             await asyncio.sleep(1.5)  # values keep changing on the server meanwhile
-            await proxy.open()
+            await proxy.restore()
             await wait_for(lambda: stats(runtime)["state"] == "connected", what="reconnected")
             await asyncio.sleep(0.3)
             stop.set()
@@ -438,7 +371,7 @@ async def test_a_short_network_cut_loses_nothing(tmp_path: Path, opcua_server: O
             assert Quality.BAD in quality  # the outage itself is visible
     finally:
         stop.set()  # never leave the writer thread running: the loop would wait for it
-        await proxy.close()
+        await proxy.cut()
 
 
 # -- writes through the API --------------------------------------------------------------------

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.connect.test_opcua import PLANT_HEAD, OpcUaServer, running
+from tests.connect.test_opcua import PLANT_HEAD, OpcUaServer, serving
 from werk.cli import app
 from werk.twin.plant import load_plant
 
 
 def test_browse_prints_a_plant_file_section(tmp_path: Path) -> None:
-    with running(OpcUaServer()) as server:
+    with serving(OpcUaServer()) as server:
         result = CliRunner().invoke(app, ["connect", "browse", server.url])
         assert result.exit_code == 0, result.output
         section = result.stdout

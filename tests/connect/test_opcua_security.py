@@ -13,45 +13,29 @@ from typing import Any
 
 import pytest
 
-from tests.connect.test_opcua import OpcUaServer, PasswordUsers, running, wait_for
-from werk.connect import Binding, ConnectorConfig, ConnectorStats, Outlet
+from tests.connect.harness import Downstream, running, wait_for
+from tests.connect.test_opcua import OpcUaServer, PasswordUsers, serving
+from werk.connect import Binding, ConnectorConfig, ConnectorStats
 from werk.connect.opcua.certs import make_certificate
 from werk.connect.opcua.connector import OpcUaConnector
-from werk.core import ConfigError, SampleBatch
+from werk.core import ConfigError
 
 TEMPERATURE = Binding("press1.temperature", OpcUaServer.address("Press1.Temperature"))
 FAST = {"publishing_interval_ms": 20, "batch_ms": 5, "watchdog_s": 0.3, "reconnect_max_s": 0.5}
 
 
-class Collected:
-    def __init__(self) -> None:
-        self.batches: list[SampleBatch] = []
-
-    async def publish(self, batch: SampleBatch) -> None:
-        self.batches.append(batch)
-
-    def values(self) -> list[float]:
-        return [v for b in self.batches for v in b.values.tolist()]
-
-
 @contextlib.asynccontextmanager
-async def connected(url: str, **options: Any) -> AsyncIterator[tuple[OpcUaConnector, Collected]]:
+async def connected(url: str, **options: Any) -> AsyncIterator[tuple[OpcUaConnector, Downstream]]:
     connector = OpcUaConnector(url, ConnectorConfig("plc", (TEMPERATURE,), {**FAST, **options}))
-    collected = Collected()
-    task = asyncio.create_task(connector.run(Outlet(collected.publish, connector.stats)))
-    try:
-        yield connector, collected
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with running(connector) as run:
+        yield connector, run.downstream
 
 
 async def test_basic256sha256_sign_and_encrypt_with_werk_certificates(tmp_path: Path) -> None:
     server_files = make_certificate(tmp_path / "server", "plc", ["127.0.0.1"])
     client_files = make_certificate(tmp_path / "client", "werk", ["127.0.0.1"])
     server = OpcUaServer(certificate=server_files.certificate, private_key=server_files.private_key)
-    with running(server):
+    with serving(server):
         for mode in ("SignAndEncrypt", "Sign"):
             options = {
                 "security_policy": "Basic256Sha256",
@@ -75,7 +59,7 @@ async def test_user_name_and_password_from_the_environment(
     monkeypatch.setenv("WERK_TEST_OPCUA_PASSWORD", secret)
     server = OpcUaServer(users=PasswordUsers("werk", secret))
     caplog.set_level(logging.DEBUG, logger="werk")
-    with running(server):
+    with serving(server):
         async with connected(
             server.url, username="werk", password_env="WERK_TEST_OPCUA_PASSWORD"
         ) as (connector, collected):

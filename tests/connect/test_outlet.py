@@ -7,24 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.connect.harness import Downstream, wait_for
 from werk.connect import Backoff, ConnectorStats, Outlet, Spool
-from werk.core import NS_PER_S, Quality, SampleBatch, StoreUnavailable
-
-
-class Downstream:
-    """Where the outlet publishes: records batches, or fails while ``down``."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.batches: list[SampleBatch] = []
-
-    async def publish(self, batch: SampleBatch) -> None:
-        if self.down:
-            raise StoreUnavailable("store away")
-        self.batches.append(batch)
-
-    def values(self) -> list[float]:
-        return [v for b in self.batches for v in b.values.tolist()]
+from werk.core import NS_PER_S, Quality, SampleBatch
 
 
 def samples(start: int, n: int, signal: str = "press1.temp") -> SampleBatch:
@@ -39,13 +24,6 @@ def outlet_for(tmp_path: Path, downstream: Downstream, **spool: object) -> Outle
         spool=Spool(tmp_path / "spool", **spool),  # type: ignore[arg-type]
         retry=Backoff(initial=0.01, maximum=0.05),
     )
-
-
-async def wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_not_finite_values_are_kept_flagged_bad_and_counted(tmp_path: Path) -> None:
@@ -90,8 +68,7 @@ async def test_batches_spool_while_downstream_is_away_and_replay_in_order(tmp_pa
 
 
 async def test_a_restart_replays_what_the_last_run_spooled(tmp_path: Path) -> None:
-    downstream = Downstream()
-    downstream.down = True
+    downstream = Downstream(down=True)
     first = outlet_for(tmp_path, downstream)
     await first.deliver(samples(0, 5))
     await first.deliver(samples(5, 5))
@@ -108,12 +85,17 @@ async def test_a_restart_replays_what_the_last_run_spooled(tmp_path: Path) -> No
     await second.close()
 
 
-async def test_drop_oldest_keeps_the_recent_past_and_counts_the_loss(tmp_path: Path) -> None:
-    downstream = Downstream()
-    downstream.down = True
-    outlet = outlet_for(tmp_path, downstream, max_bytes=6000, overflow="drop-oldest")
+async def overflowed(tmp_path: Path, overflow: str) -> tuple[Downstream, Outlet]:
+    """200 samples delivered while downstream is away, to a spool with room for fewer."""
+    downstream = Downstream(down=True)
+    outlet = outlet_for(tmp_path, downstream, max_bytes=6000, overflow=overflow)
     for start in range(0, 200, 20):
         await outlet.deliver(samples(start, 20))
+    return downstream, outlet
+
+
+async def test_drop_oldest_keeps_the_recent_past_and_counts_the_loss(tmp_path: Path) -> None:
+    downstream, outlet = await overflowed(tmp_path, "drop-oldest")
     assert outlet.stats.dropped > 0
     assert outlet.stats.dropped + outlet.pending == 200
     downstream.down = False
@@ -124,11 +106,7 @@ async def test_drop_oldest_keeps_the_recent_past_and_counts_the_loss(tmp_path: P
 
 
 async def test_drop_newest_keeps_the_start_of_the_outage(tmp_path: Path) -> None:
-    downstream = Downstream()
-    downstream.down = True
-    outlet = outlet_for(tmp_path, downstream, max_bytes=6000, overflow="drop-newest")
-    for start in range(0, 200, 20):
-        await outlet.deliver(samples(start, 20))
+    downstream, outlet = await overflowed(tmp_path, "drop-newest")
     assert outlet.stats.dropped + outlet.pending == 200
     downstream.down = False
     await wait_for(lambda: outlet.pending == 0)
@@ -138,8 +116,7 @@ async def test_drop_newest_keeps_the_start_of_the_outage(tmp_path: Path) -> None
 
 
 async def test_block_holds_the_connector_until_replay_frees_room(tmp_path: Path) -> None:
-    downstream = Downstream()
-    downstream.down = True
+    downstream = Downstream(down=True)
     outlet = outlet_for(tmp_path, downstream, max_bytes=3000, overflow="block")
     delivered = 0
 
@@ -161,8 +138,7 @@ async def test_block_holds_the_connector_until_replay_frees_room(tmp_path: Path)
 
 
 async def test_an_unreadable_spool_file_is_set_aside_and_replay_goes_on(tmp_path: Path) -> None:
-    downstream = Downstream()
-    downstream.down = True
+    downstream = Downstream(down=True)
     first = outlet_for(tmp_path, downstream)
     for start in range(0, 30, 10):
         await first.deliver(samples(start, 10))

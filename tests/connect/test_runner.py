@@ -5,15 +5,16 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
+from tests.connect.harness import plant_text, wait_for
 from werk.api.tokens import Role
 from werk.app import open_runtime
 from werk.connect import Binding, ConnectError, ConnectorConfig, ConnectorStats, Outlet, connectors
 from werk.connect.runner import bindings_for
-from werk.core import SampleBatch
-from werk.settings import Settings
+from werk.core import ConfigError, SampleBatch
+from werk.settings import ConnectorSettings, Settings
 from werk.twin.plant import parse_plant
-
-from .test_outlet import wait_for
 
 
 class CountingDevice:
@@ -66,6 +67,8 @@ async def test_a_crashing_connector_is_restarted_and_its_data_recorded(tmp_path:
     async with asyncio.timeout(120), open_runtime(settings) as runtime:
         assert runtime.connectors is not None
         await wait_for(lambda: runtime.store.count("dev.counter") >= 6, timeout=10)
+        # the recorder commits before the outlet counts what it delivered: wait for both
+        await wait_for(lambda: runtime.connectors.stats()[0]["samples"] >= 6, timeout=10)
         (stats,) = runtime.connectors.stats()
         assert stats["name"] == "dev" and stats["state"] == "connected"
         assert stats["samples"] >= 6 and stats["pending"] == 0
@@ -133,15 +136,8 @@ async def test_writes_go_through_the_api_bus_and_connector_with_an_audit_trail(
 
 def test_bindings_come_from_the_plant_file_by_protocol_and_asset() -> None:
     plant = parse_plant(
-        """
-[plant]
-id = "p"
-name = "test plant"
-[assets.site]
-level = "site"
-[assets.area]
-level = "area"
-parent = "site"
+        plant_text(
+            """
 [assets.m1]
 level = "machine"
 parent = "area"
@@ -156,6 +152,9 @@ parent = "area"
 data_type = "float"
 source = { opcua = "ns=2;s=M2.Temp" }
 """,
+            plant_id="p",
+            name="test plant",
+        ),
         name="plant.toml",
         fmt="toml",
     )
@@ -165,3 +164,17 @@ source = { opcua = "ns=2;s=M2.Temp" }
     ]
     assert [b.signal for b in bindings_for("opcua", plant, ["m2"])] == ["m2.temp"]
     assert [b.address for b in bindings_for("mqtt", plant, None)] == ["plant/m1/level"]
+
+
+async def test_a_bad_connector_setting_fails_the_start_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path).model_copy(
+        update={"connectors": [ConnectorSettings(url="nope://device")]}
+    )
+    with pytest.raises(ConfigError, match="unknown connector scheme nope://"):
+        async with open_runtime(settings):
+            pass
+    await asyncio.sleep(0)
+    names = {t.get_name() for t in asyncio.all_tasks()}
+    assert not names & {"recorder", "twin.state", "twin.freshness"}

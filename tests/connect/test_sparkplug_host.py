@@ -11,6 +11,7 @@ import numpy as np
 import pysparkplug as psp
 import pytest
 
+from tests.connect.harness import Downstream
 from werk.connect import Binding, ConnectError, ConnectorStats, Outlet
 from werk.connect.sparkplug.codec import (
     DataType,
@@ -362,13 +363,9 @@ def test_pysparkplug_edge_node_messages_through_the_host() -> None:
 async def test_the_outlet_flags_not_finite_values_and_refuses_far_off_timestamps(
     tmp_path: Path,
 ) -> None:
-    delivered: list[SampleBatch] = []
-
-    async def publish(batch: SampleBatch) -> None:
-        delivered.append(batch)
-
+    downstream = Downstream()
     host, edge = host_and_edge()
-    outlet = Outlet(publish, host.stats, max_skew_s=60)
+    outlet = Outlet(downstream.publish, host.stats, max_skew_s=60)
     edge.birth()
     host.take()
     now_ms = time.time_ns() // 1_000_000
@@ -383,7 +380,7 @@ async def test_the_outlet_flags_not_finite_values_and_refuses_far_off_timestamps
         DEVICE,
     )
     await outlet.deliver(host.take().batch)
-    (batch,) = delivered
+    (batch,) = downstream.batches
     stored = {s: (v, q) for s, _, v, q in batch.rows()}
     assert np.isnan(stored["press1.pressure"][0])
     assert stored["press1.pressure"][1] == Quality.BAD

@@ -19,6 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import require_service
+from tests.connect.harness import Downstream, plant_text, wait_for
 from tests.servers import free_port, werk_process
 from werk.app import open_runtime
 from werk.connect.discover import browsers
@@ -36,20 +37,8 @@ from werk.core import Quality
 from werk.settings import Settings
 
 BROKER = "mqtt://127.0.0.1:1883"
-PLANT = """
-[plant]
-id = "spbtest"
-name = "Sparkplug test plant"
-
-[assets.site]
-level = "site"
-name = "Site"
-
-[assets.area]
-level = "area"
-parent = "site"
-name = "Area"
-
+PLANT = plant_text(
+    """
 [assets.line1]
 level = "machine"
 parent = "area"
@@ -71,7 +60,10 @@ source = {{ sparkplug = "{group}/Line1/Press1:Pressure" }}
 [assets.press1.signals.running]
 data_type = "boolean"
 source = {{ sparkplug = "{group}/Line1/Press1:Running" }}
-"""
+""",
+    plant_id="spbtest",
+    name="Sparkplug test plant",
+)
 
 
 @pytest.fixture
@@ -127,14 +119,6 @@ def clients() -> Iterator[Callable[..., Client]]:
     yield open_client
     for client in opened:
         client.close()
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-    return result
 
 
 class EdgeNode:
@@ -222,6 +206,16 @@ def rebirths(client: Client, group: str) -> int:
     )
 
 
+async def nudge_until_rebirth(edge: EdgeNode, observer: Client, seq: int) -> None:
+    """Data from the edge node, numbered ``seq``, until werk asks the node for a rebirth."""
+
+    def nudge() -> bool:
+        edge.ddata(1.0, seq=seq)
+        return rebirths(observer, edge.group) >= 1
+
+    await wait_for(nudge)
+
+
 @pytest.mark.usefixtures("broker")
 async def test_edge_node_to_store_with_rebirths_gaps_deaths_and_state(
     tmp_path: Path, clients: Callable[..., Client]
@@ -231,27 +225,22 @@ async def test_edge_node_to_store_with_rebirths_gaps_deaths_and_state(
     edge = EdgeNode(clients(), group)
     async with open_runtime(settings_for(tmp_path, group, host_id)) as runtime:
         store = runtime.store
-        await eventually(lambda: (True, False) in states(observer, host_id))
-
+        await wait_for(lambda: (True, False) in states(observer, host_id))
         # The node was up before werk: its data, without a birth werk saw, asks for a rebirth.
-        def nudge() -> bool:
-            edge.ddata(1.0, seq=17)
-            return rebirths(observer, group) >= 1
-
-        await eventually(nudge)
+        await nudge_until_rebirth(edge, observer, seq=17)
         assert rebirths(observer, group) == 1  # rate-limited: one request, however much data
         edge.birth()
         for value in (101.0, 102.0):
             edge.ddata(value)
-        await eventually(lambda: store.count("press1.pressure") == 3)
+        await wait_for(lambda: store.count("press1.pressure") == 3)
         assert store.read("press1.pressure", 0, 2**62).values.tolist() == [100.0, 101.0, 102.0]
         assert store.read("press1.running", 0, 2**62).values.tolist() == [1.0]
         assert store.read("line1.temperature", 0, 2**62).values.tolist() == [20.5]
 
         # A sequence gap: a rebirth request on the broker, the data after it UNCERTAIN.
         edge.ddata(103.0, seq=edge.seq + 2)
-        await eventually(lambda: rebirths(observer, group) == 2)
-        await eventually(lambda: store.count("press1.pressure") == 4)
+        await wait_for(lambda: rebirths(observer, group) == 2)
+        await wait_for(lambda: store.count("press1.pressure") == 4)
         assert store.read("press1.pressure", 0, 2**62).quality[-1] == Quality.UNCERTAIN
 
         # Bad values: NaN kept as BAD, a day-off timestamp refused; both counted.
@@ -259,7 +248,7 @@ async def test_edge_node_to_store_with_rebirths_gaps_deaths_and_state(
         edge.ddata(math.nan)
         edge.ddata(5.0, timestamp_ms=time.time_ns() // 1_000_000 + 86_400_000)
         edge.ddata(104.0)
-        await eventually(lambda: store.read("press1.pressure", 0, 2**62).values[-1] == 104.0)
+        await wait_for(lambda: store.read("press1.pressure", 0, 2**62).values[-1] == 104.0)
         (stats,) = runtime.connectors.stats()  # type: ignore[union-attr]
         assert stats["rejected"]["not-finite"] == 1 and stats["rejected"]["clock-skew"] == 1
         assert stats["gaps"] == 1 and stats["rebirths_requested"] == 2 and stats["samples"] > 0
@@ -268,15 +257,15 @@ async def test_edge_node_to_store_with_rebirths_gaps_deaths_and_state(
         edge.send(MessageType.NDEATH, (Metric("bdSeq", 7, DataType.UINT64),))
         edge.send(MessageType.NDEATH, (Metric("bdSeq", 0, DataType.UINT64),))
         for signal in ("press1.pressure", "press1.running", "line1.temperature"):
-            await eventually(lambda s=signal: store.latest([s])[s][2] == Quality.STALE)  # type: ignore[misc]
+            await wait_for(lambda s=signal: store.latest([s])[s][2] == Quality.STALE)  # type: ignore[misc]
         (stats,) = runtime.connectors.stats()  # type: ignore[union-attr]
         assert stats["stale_deaths"] == 1 and stats["deaths"] == 1
 
         retained = clients(f"spBv1.0/STATE/{host_id}")
-        await eventually(lambda: states(retained, host_id) == [(True, True)])
+        await wait_for(lambda: states(retained, host_id) == [(True, True)])
     # A clean stop says offline itself, retained for whoever comes next.
     late = clients(f"spBv1.0/STATE/{host_id}")
-    await eventually(lambda: states(late, host_id) == [(False, True)])
+    await wait_for(lambda: states(late, host_id) == [(False, True)])
 
 
 @pytest.mark.usefixtures("broker")
@@ -374,21 +363,16 @@ def test_options_are_checked_when_the_connector_is_built() -> None:
 async def test_a_lost_connection_marks_every_bound_signal_bad_and_forgets_births() -> None:
     from werk.connect import Binding, ConnectorConfig, Outlet
     from werk.connect.sparkplug.connector import SparkplugConnector
-    from werk.core import SampleBatch
 
-    delivered: list[SampleBatch] = []
-
-    async def publish(batch: SampleBatch) -> None:
-        delivered.append(batch)
-
+    downstream = Downstream()
     bindings = (Binding("a.x", "G/N:X"), Binding("b.y", "G/N/D:Y"))
     connector = SparkplugConnector("spb://127.0.0.1:1", ConnectorConfig("spb", bindings))
-    connector._outlet = Outlet(publish, connector.stats)
+    connector._outlet = Outlet(downstream.publish, connector.stats)
     birth = Payload((Metric("bdSeq", 0, DataType.UINT64),), timestamp_ms=1, seq=0)
     connector.host.receive(topic(MessageType.NBIRTH, "G", "N"), encode_payload(birth), 1)
     connector.host.take()
     await connector._on_disconnect("broker gone")
-    (batch,) = delivered
+    (batch,) = downstream.batches
     assert batch.names == ("a.x", "b.y") and set(batch.quality.tolist()) == {Quality.BAD}
     assert connector._known == (("G", "N"),)
 
@@ -473,27 +457,22 @@ async def test_a_cut_connection_marks_bad_and_the_reconnect_asks_for_births(
         settings.connectors[0].url = f"spb://127.0.0.1:{proxy.port}"
         async with open_runtime(settings) as runtime:
             store = runtime.store
-            await eventually(lambda: (True, False) in states(observer, host_id))
-
-            def nudge() -> bool:
-                edge.ddata(1.0, seq=3)
-                return rebirths(observer, group) >= 1
-
-            await eventually(nudge)
+            await wait_for(lambda: (True, False) in states(observer, host_id))
+            await nudge_until_rebirth(edge, observer, seq=3)
             edge.birth()
-            await eventually(lambda: store.count("press1.pressure") == 1)
+            await wait_for(lambda: store.count("press1.pressure") == 1)
 
             proxy.cut()  # the network goes; the broker sends werk's will
-            await eventually(lambda: states(observer, host_id)[-1] == (False, False))
+            await wait_for(lambda: states(observer, host_id)[-1] == (False, False))
             for signal in ("press1.pressure", "press1.running", "line1.temperature"):
-                await eventually(lambda s=signal: store.latest([s])[s][2] == Quality.BAD)  # type: ignore[misc]
+                await wait_for(lambda s=signal: store.latest([s])[s][2] == Quality.BAD)  # type: ignore[misc]
             await asyncio.sleep(1.0)  # a reconnect or two are refused meanwhile
             proxy.open = True
             # back: STATE online again, and the node that was alive is asked for its births
-            await eventually(lambda: states(observer, host_id)[-1] == (True, False))
-            await eventually(lambda: rebirths(observer, group) == 2)
+            await wait_for(lambda: states(observer, host_id)[-1] == (True, False))
+            await wait_for(lambda: rebirths(observer, group) == 2)
             edge.birth()
-            await eventually(
+            await wait_for(
                 lambda: store.latest(["press1.pressure"])["press1.pressure"][2] == Quality.GOOD
             )
             (stats,) = runtime.connectors.stats()  # type: ignore[union-attr]

@@ -31,6 +31,7 @@ from werk.api.routes import (
     plan,
     samples,
     signals,
+    sim,
     system,
 )
 from werk.runtime import Runtime
@@ -78,7 +79,18 @@ def create_api(
     )
     api.add_middleware(CatchAll)
 
-    for module in (system, signals, history, events, samples, live, plan, connectors, maintenance):
+    for module in (
+        system,
+        signals,
+        history,
+        events,
+        samples,
+        live,
+        plan,
+        connectors,
+        maintenance,
+        sim,
+    ):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)
     return api

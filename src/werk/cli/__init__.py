@@ -71,6 +71,8 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+    if not verbose:  # asyncua logs every request and every node it adds at INFO
+        logging.getLogger("asyncua").setLevel(logging.WARNING)
 
 
 @app.command()

@@ -247,3 +247,37 @@ def compare_command(
                 ],
             },
         )
+
+
+@sim_app.command("inject")
+def inject(
+    machine: Annotated[str, typer.Argument(help="machine of the virtual plant, e.g. press1")],
+    fault: Annotated[str, typer.Argument(help="bearing-wear or overheating")],
+    api: Annotated[
+        str, typer.Option(help="the running werk's API", envvar="WERK_API_URL")
+    ] = "http://127.0.0.1:8080",
+    token: Annotated[
+        str | None, typer.Option(envvar="WERK_TOKEN", help="API token (engineer)")
+    ] = None,
+) -> None:
+    """Inject a fault into a machine of the running werk's virtual plant (``werk demo``)."""
+    import httpx
+
+    from werk.cli.http import raise_for_answer
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        answer = httpx.post(
+            f"{api}/api/v1/sim/faults",
+            json={"machine": machine, "fault": fault},
+            headers=headers,
+            timeout=10,
+        )
+        raise_for_answer(answer)
+    except httpx.HTTPError as error:
+        errors.print(f"[red]cannot reach {escape(api)}: {escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    except WerkError as error:
+        errors.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"fault {escape(fault)} injected on {escape(machine)}")
