@@ -302,6 +302,22 @@ def test_rollup_matches_numpy_on_random_data(store: TimeSeriesStore, bucket_s: i
         assert_rollup_equal(rollup, expected_rollup(stored, signals_asked, start, end, bucket))
 
 
+def test_rollup_after_a_stream_of_small_appends_into_the_same_minutes(
+    store: TimeSeriesStore,
+) -> None:
+    # How a connector writes: batch after batch, each later than the last, many in one minute.
+    rng = np.random.default_rng(11)
+    stream = random_batch(rng, ["a", "b", "c"], 3_000, span_s=300)
+    in_time = stream.take(np.argsort(stream.timestamps, kind="stable"))
+    for part in np.array_split(np.arange(len(in_time)), 40):
+        store.write(in_time.take(part))
+    stored = stored_rows(stream)
+    for bucket_s in (1, 60, 120):
+        start, end = T0 + 3 * S + 5, T0 + 290 * S
+        rollup = store.rollup(None, start, end, bucket_s * S)
+        assert_rollup_equal(rollup, expected_rollup(stored, None, start, end, bucket_s * S))
+
+
 def test_rollup_after_retention_and_backfill(store: TimeSeriesStore) -> None:
     rng = np.random.default_rng(5)
     signals = ["a", "b"]

@@ -115,6 +115,8 @@ WHEN MATCHED AND b.ts > l.ts THEN UPDATE SET ts = b.ts, value = b.value, quality
 WHEN NOT MATCHED THEN INSERT VALUES (b.signal_id, b.ts, b.value, b.quality)
 """
 
+_COUNT = "SELECT count(*) FROM werk_warmup"
+
 MINUTE = 60 * NS_PER_S
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -132,6 +134,24 @@ def _minutes_of_samples(low: str, high: str, where: str) -> str:
         f" WHERE ts BETWEEN {low} AND {high} AND quality <= {ROLLUP_QUALITY_MAX}{where}"
         " GROUP BY ALL"
     )
+
+
+# Fold a batch of new samples (all of them new) into the minutes they fall in.
+_MERGE_MINUTES = f"""
+MERGE INTO sample_minutes AS m USING (
+    SELECT signal_id, {_floor_number("ts", str(MINUTE))} AS minute, min(value) AS minimum,
+        max(value) AS maximum, sum(value) AS total, count(*) AS count, max(ts) AS last_ts,
+        arg_max(value, ts) AS last
+    FROM werk_batch WHERE quality <= {ROLLUP_QUALITY_MAX} GROUP BY ALL
+) AS b ON m.signal_id = b.signal_id AND m.minute = b.minute
+WHEN MATCHED THEN UPDATE SET
+    minimum = least(m.minimum, b.minimum), maximum = greatest(m.maximum, b.maximum),
+    total = m.total + b.total, count = m.count + b.count,
+    last = CASE WHEN b.last_ts > m.last_ts THEN b.last ELSE m.last END,
+    last_ts = greatest(m.last_ts, b.last_ts)
+WHEN NOT MATCHED THEN INSERT VALUES
+    (b.signal_id, b.minute, b.minimum, b.maximum, b.total, b.count, b.last_ts, b.last)
+"""
 
 
 def _minute_span(first: int, last: int) -> dict[str, int]:
@@ -218,12 +238,21 @@ class DuckDBStore:
                 }
             )
             low, high = int(batch.timestamps.min()), int(batch.timestamps.max())
-            new = self._insert(conn, table, low, high)
+            bounds = {"low": low, "high": high}
+            new = _run_with(conn, "werk_batch", table, _APPEND, bounds)
             if new:
-                # Recomputing more signals than the batch holds is as exact, and a key range
-                # filters cheaper than an IN list.
-                where = f" AND signal_id BETWEEN {signal_id.min()} AND {signal_id.max()}"
-                _refresh_minutes(conn, low // MINUTE, high // MINUTE, where)
+                # All of the batch is new: fold its own aggregates into the minutes, a cost
+                # that grows with the batch, not with what the minutes already hold.
+                _run_with(conn, "werk_batch", table, _MERGE_MINUTES)
+            else:
+                new = _run_with(conn, "werk_batch", table, _INSERT_NEW, bounds)
+                if new:
+                    # Some rows were stored already: recompute the touched minutes from samples.
+                    # More signals than the batch holds is as exact, and a key range filters
+                    # cheaper than an IN list.
+                    where = f" AND signal_id BETWEEN {signal_id.min()} AND {signal_id.max()}"
+                    _refresh_minutes(conn, low // MINUTE, high // MINUTE, where)
+            if new:
                 newest = _newest_per_signal(signal_id, batch.timestamps)
                 _run_with(conn, "werk_newest", table.take(newest), _UPDATE_LATEST)
         self._keys.remember((key, name) for name, key in learnt.items())  # committed now
@@ -373,6 +402,11 @@ class DuckDBStore:
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
             ).fetchall()
             self._writer.execute(_SCHEMA)
+            # DuckDB imports pandas the first time an Arrow table is registered (about a second):
+            # pay that at start, not on the first write while a device waits for its ack.
+            _run_with(
+                self._writer, "werk_warmup", pa.table({"n": pa.array([], pa.int64())}), _COUNT
+            )
         existing = {name for (name,) in tables}
         if "samples" in existing and not {"sample_minutes", "signal_latest"} <= existing:
             # A file from a werk before the summary tables: build them from the samples, once.
@@ -417,13 +451,6 @@ class DuckDBStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"DuckDB store {self.path} is closed")
-
-    def _insert(self, conn: duckdb.DuckDBPyConnection, table: pa.Table, low: int, high: int) -> int:
-        """Insert the rows of ``table`` (ts from ``low`` to ``high``) not stored yet; count them."""
-        bounds = {"low": low, "high": high}
-        return _run_with(conn, "werk_batch", table, _APPEND, bounds) or _run_with(
-            conn, "werk_batch", table, _INSERT_NEW, bounds
-        )
 
     def _register(self, conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> dict[str, int]:
         """Keys for names not seen before, given inside the caller's transaction."""
