@@ -104,6 +104,12 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
                     runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
                 )
             )
+            if not settings.demo and any(
+                c.url.lower().startswith("sim:") for c in settings.connectors
+            ):
+                from werk.sim.virtual import follow_faults  # the demo follows its own plant's
+
+                producers.append(asyncio.create_task(follow_faults(bus), name="sim.faults"))
         if settings.maintenance.enabled:
             from werk.maintenance.serving import service_from_settings
 

@@ -16,8 +16,8 @@ from tests.test_app import settings_for
 from werk.app import open_runtime
 from werk.connect.base import Binding, ConnectorConfig, connectors
 from werk.connect.outlet import Outlet
-from werk.core import SampleBatch
-from werk.sim.virtual import VirtualPlant, demo_bindings
+from werk.core import Event, SampleBatch
+from werk.sim.virtual import FAULT_EVENT, VirtualPlant, demo_bindings
 
 SIGNALS = """
 [plant]
@@ -56,7 +56,18 @@ async def test_sim_connector_delivers_into_the_store(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         temps = runtime.store.read("press1.temperature", 0, 2**62).values
+        # a configured sim:// connector follows injected faults too
+        assert runtime.connectors is not None
+        plant_connector = runtime.connectors.running[0][0]
+        assert isinstance(plant_connector, VirtualPlant)
+        fault = {"machine": "press1", "fault": "overheating"}
+        await runtime.emit(Event(FAULT_EVENT, "press1", fault), confirm=True)
+        for _ in range(100):
+            if plant_connector.bank.faults[0]:
+                break
+            await asyncio.sleep(0.02)
     assert len(temps) >= 3 and 20 < temps.mean() < 70
+    assert plant_connector.bank.faults[0] == {"overheating"}
 
 
 @contextlib.asynccontextmanager
