@@ -281,3 +281,104 @@ def inject(
         errors.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(1) from None
     console.print(f"fault {escape(fault)} injected on {escape(machine)}")
+
+
+@sim_app.command("calibrate")
+def calibrate_command(
+    store: Annotated[
+        str, typer.Option(help="the history store: memory://, duckdb:///path, postgresql://...")
+    ],
+    start: Annotated[str, typer.Option(help="window start: ISO 8601 with zone, ns, or '24h' ago")],
+    machines: Annotated[
+        str, typer.Option(help="machines in flow order, comma-separated: press1,welder1")
+    ],
+    end: Annotated[str, typer.Option(help="window end (default: now)")] = "now",
+    scenario_file: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="base scenario: everything but the fitted stations"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write the calibrated scenario (TOML) here")
+    ] = None,
+    replications: Annotated[
+        int, typer.Option("--replications", "-n", help="replications of the validation run")
+    ] = 10,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="worker processes")] = 1,
+    seed: Annotated[int, typer.Option(help="seed of the validation run")] = 1,
+) -> None:
+    """Fit cycle times, failures and repairs per machine from recorded states and counters, then
+    validate: the calibrated model's throughput over the window against the recorded one."""
+    import time
+
+    from werk.core import parse_time
+    from werk.sim.calibrate import calibrate
+    from werk.store.base import open_store
+
+    try:
+        now = time.time_ns()
+        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    ids = [m.strip() for m in machines.split(",") if m.strip()]
+    try:
+        history = open_store(store)
+        try:
+            result = calibrate(
+                history,
+                ids,
+                start_ns,
+                end_ns,
+                base=scenario_file,
+                replications=replications,
+                seed=seed,
+                jobs=jobs,
+            )
+        finally:
+            history.close()
+    except WerkError as error:
+        raise _fail(str(error)) from None
+    table = Table(
+        "machine", "quantity", "n", "mean", "CV", "fit", "KS",
+        title="fitted from the history (KS: Kolmogorov-Smirnov statistic of the fit)",
+        box=box.SIMPLE,
+    )  # fmt: skip
+
+    def number(value: float, digits: int = 3) -> str:
+        return "-" if math.isnan(value) else f"{value:.{digits}g}"
+
+    for f in result.fits:
+        h = f.history
+        table.add_row(
+            h.machine, "cycle time (s)", f"{h.parts:.0f}", number(f.cycle.mean_s, 4),
+            number(f.cycle.cv), f.cycle.family, number(f.cycle.ks),
+        )  # fmt: skip
+        if f.ttf is not None and f.ttr is not None:
+            table.add_row(
+                "", "time to failure (h)", str(h.failures), number(h.mttf_s / 3600),
+                number(f.ttf.cv), f.ttf.family, number(f.ttf.ks),
+            )  # fmt: skip
+            table.add_row(
+                "", "time to repair (min)", str(f.ttr.n), number(h.mttr_s / 60),
+                number(f.ttr.cv), f.ttr.family, number(f.ttr.ks),
+            )  # fmt: skip
+        shares = ", ".join(f"{k} {_percent(v)}" for k, v in h.shares.items() if v > 0)
+        table.add_row("", f"[dim]{h.window_s / 3600:.3g} h: {shares} %[/dim]")
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if result.validation is not None:
+        v = result.validation
+        console.print(
+            f"validation: {v.replications} replications of {v.duration_s / 3600:.3g} h, "
+            "parts per hour recorded vs simulated (95 % CI)"
+        )
+        for check in v.machines:
+            verdict = "inside" if check.inside else "[red]outside[/red]"
+            console.print(
+                f"  {check.machine}: recorded {check.recorded_per_h:.4g}/h, simulated "
+                f"{_ci(check.simulated, 4)}/h, error {check.relative_error:+.1%}; "
+                f"the record is {verdict} the CI"
+            )
+    if out is not None:
+        out.write_text(result.toml(relative_to=out.parent.resolve()), encoding="utf-8")
+        console.print(f"calibrated scenario: {out}")
