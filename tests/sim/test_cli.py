@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,16 +59,25 @@ def test_sim_run_reports_scenario_errors(tmp_path):
     assert "bad.toml: stations.m.cycle_time.dist: unknown distribution 'exp'" in result.output
 
 
-def test_cluster_without_dask_names_the_extra():
-    pytest.importorskip("werk.sim.model")
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("dask is installed: this checks the message without it")
+def test_cluster_without_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if werk[dask] were absent
     result = runner.invoke(
         app, ["sim", "run", str(EXAMPLES / "line1.toml"), "-n", "2", "--cluster", "tcp://x:1"]
     )
     assert result.exit_code == 1
     assert "pip install 'werk[dask]'" in result.output
+
+
+def test_replications_on_a_dask_cluster_equal_those_run_here() -> None:
+    from dask.distributed import LocalCluster
+
+    from werk.sim.experiment import replicate
+    from werk.sim.scenario import load_scenario
+
+    scenario = load_scenario(EXAMPLES / "line1.toml")
+    here = replicate(scenario, 3, seed=5, jobs=1)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        there = replicate(scenario, 3, seed=5, cluster=cluster.scheduler_address)
+    assert there.replications == here.replications  # same seeds, same numbers, wherever they ran
