@@ -446,6 +446,7 @@ def demo_bindings(machines: Sequence[str], quantities: Sequence[str]) -> list[Bi
 
 
 DEMO_QUANTITIES = ("temperature", "vibration", "current", "pressure", "parts")
+HANDOVER_S = 15.0  # the longest the built-in feed waits for the demo's connectors
 
 
 async def run_virtual_demo(
@@ -483,9 +484,6 @@ async def run_virtual_demo(
             return
         tasks.append(asyncio.create_task(plant.run(), name="demo.virtual-plant"))
         tasks.append(asyncio.create_task(follow_faults(runtime.bus), name="demo.sim-faults"))
-        feed.cancel()
-        await asyncio.gather(feed, return_exceptions=True)
-        tasks.remove(feed)
         await plant.ready.wait()  # real values on the server before anyone subscribes
         sparkplug = plant._sparkplug is not None
         opcua_machines = MACHINES[:-1] if sparkplug else MACHINES
@@ -516,6 +514,14 @@ async def run_virtual_demo(
         if runtime.connectors is None:
             runtime.connectors = demo_set
         tasks.append(asyncio.create_task(demo_set.run(), name="demo.connectors"))
+        # The built-in feed goes on until every connector has delivered, so no signal goes stale
+        # in the handover (for a moment both write: a second of the two generators interleaved).
+        deadline = time.monotonic() + HANDOVER_S
+        while time.monotonic() < deadline and not all(c.stats.samples for c, _ in running):
+            await asyncio.sleep(0.1)
+        feed.cancel()
+        await asyncio.gather(feed, return_exceptions=True)
+        tasks.remove(feed)
         await asyncio.gather(*tasks)
     finally:
         for task in reversed(tasks):  # the connectors go before the plant they read
