@@ -285,14 +285,14 @@ def _run_dask(
     scenario: Scenario, count: int, seed: int, address: str
 ) -> Iterator[tuple[int, dict[str, float]]]:
     try:
-        from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
+        import dask.distributed
     except ImportError as error:
         raise MissingExtraError("dask.distributed", "dask") from error
-    client: Any = Client(address)
+    distributed: Any = dask.distributed  # dask's API is untyped
+    client = distributed.Client(address)
     try:
         futures = client.map(_one, [scenario] * count, range(count), [seed] * count, pure=False)
-        for future in dask_completed(futures):
+        for future in distributed.as_completed(futures):
             yield future.result()
     finally:
         client.close()
