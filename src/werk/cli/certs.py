@@ -6,12 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from werk.cli.output import console, fail
 from werk.core import WerkError
-
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 def certs(
@@ -33,8 +30,7 @@ def certs(
     try:
         files = make_certificate(out, name, host, uri, days, overwrite=force)
     except WerkError as error:
-        errors.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
+        raise fail(str(error)) from None
     console.print(f"certificate  {files.certificate}  (DER; also {files.certificate_pem})")
     console.print(f"private key  {files.private_key}  (keep it secret)")
     console.print(f"application URI  {files.application_uri}")

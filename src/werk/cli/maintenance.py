@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from werk.cli.output import console, errors, fail
 from werk.core import WerkError
 
 maintenance_app = typer.Typer(
@@ -20,17 +19,10 @@ maintenance_app = typer.Typer(
     no_args_is_help=True,
 )
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 ModelDir = Annotated[
     Path, typer.Option("--model", "-m", help="a saved model: a version directory or its parent")
 ]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {escape(message)}")  # werk[deep] is not markup
-    return typer.Exit(code)
 
 
 def _progress_bar() -> Progress:
@@ -79,7 +71,7 @@ def train_command(
     from werk.maintenance.registry import ModelRegistry
 
     if not config.is_file():
-        raise _fail(f"{config} not found")
+        raise fail(f"{config} not found")
     try:
         job = load_job(config)
         histories = job.load_histories()
@@ -90,7 +82,7 @@ def train_command(
         trained = _train_with_progress(histories, job.model, job.features, job.describe_source())
         directory = ModelRegistry(job.output).save(trained)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     validation = trained.metadata["metrics"]["validation"]
     console.print(
         _metrics_table(
@@ -137,7 +129,7 @@ def eval_command(
     from werk.maintenance.training import KINDS, ModelConfig, evaluate_last_cycle
 
     if dataset.lower() != "cmapss":
-        raise _fail(f"unknown dataset {dataset!r}: cmapss")
+        raise fail(f"unknown dataset {dataset!r}: cmapss")
     saved = None if model in KINDS else Path(model)
     try:
         loaded = load_subset(data, subset)
@@ -154,7 +146,7 @@ def eval_command(
         capped = evaluate_last_cycle(trained, loaded.test, loaded.test_rul, cap=trained.cap)
         uncapped = evaluate_last_cycle(trained, loaded.test, loaded.test_rul, cap=None)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     result = {
         "dataset": f"cmapss/{loaded.name}",
         "test_engines": len(loaded.test_rul),
@@ -202,7 +194,7 @@ def predict_command(
         histories = read_histories(data)
         prediction = trained.predict_last(histories)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     health = trained.health_index(prediction.rul)
     rows = [
         {
@@ -244,10 +236,10 @@ def drift_command(
     try:
         trained = load_model(model)
         if trained.reference is None:
-            raise _fail(f"{model} has no training reference (reference.json)")
+            raise fail(f"{model} has no training reference (reference.json)")
         report = trained.reference.report(trained.pipeline.transform(read_histories(data)))
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     table = Table("feature", "PSI", "flag")
     for name, value in report.ranked()[:top]:
         flag = report.flag(name)
@@ -270,7 +262,7 @@ def models_command(
     registry = ModelRegistry(directory)
     versions = registry.versions()
     if not versions:
-        raise _fail(f"no saved model under {directory}")
+        raise fail(f"no saved model under {directory}")
     table = Table("version", "created", "kind", "runs", "features", "val. RMSE (cut)", "train s")
     for version in versions:
         meta = json.loads((directory / version / "metadata.json").read_text())

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from werk.cli.output import console, errors, fail
 from werk.core import WerkError
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ sim_app = typer.Typer(
     no_args_is_help=True,
 )
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 ScenarioFile = Annotated[Path, typer.Argument(help="scenario file (.toml), see docs/simulation.md")]
 Replications = Annotated[
@@ -42,18 +40,13 @@ Cluster = Annotated[
 JsonOut = Annotated[Path | None, typer.Option("--json", help="also write the results as JSON")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {escape(message)}")  # "werk[dask]" is no markup
-    return typer.Exit(code)
-
-
 def _load(file: Path) -> Scenario:
     from werk.sim.scenario import load_scenario
 
     try:
         return load_scenario(file)
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 def _replicate(
@@ -80,7 +73,7 @@ def _replicate(
                 progress=lambda done, _: bar.update(task, completed=done),
             )
         except WerkError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
 
 
 def _percent(share: float) -> str:
@@ -318,7 +311,7 @@ def calibrate_command(
         now = time.time_ns()
         start_ns, end_ns = parse_time(start, now), parse_time(end, now)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     ids = [m.strip() for m in machines.split(",") if m.strip()]
     try:
         history = open_store(store)
@@ -336,7 +329,7 @@ def calibrate_command(
         finally:
             history.close()
     except WerkError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     table = Table(
         "machine", "quantity", "n", "mean", "CV", "fit", "KS",
         title="fitted from the history (KS: Kolmogorov-Smirnov statistic of the fit)",
