@@ -133,16 +133,14 @@ class Outlet:
 
     async def _deliver(self, batch: SampleBatch) -> None:
         async with self._order:
-            if self.spool is None:
-                await self._publish(batch)  # no spool: the caller sees the error and keeps its data
-                self.stats.samples += len(batch)
-                return
-            if self.spool.empty:
+            if self.spool is None or self.spool.empty:
                 try:
                     await self._publish(batch)
                     self.stats.samples += len(batch)
                     return
                 except UNAVAILABLE as error:
+                    if self.spool is None:
+                        raise  # no spool: the caller sees the error and keeps its data
                     log.warning(
                         "%s: downstream unavailable (%s); spooling to %s",
                         self.stats.name,
