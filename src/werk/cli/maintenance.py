@@ -229,8 +229,8 @@ def drift_command(
     top: Annotated[int, typer.Option(help="features to list")] = 10,
 ) -> None:
     """Input drift: PSI of each feature of the data against the model's training data."""
+    from werk.core.drift import PSI_MODERATE, PSI_SIGNIFICANT
     from werk.maintenance.cmapss import read_histories
-    from werk.maintenance.monitoring import PSI_MODERATE, PSI_SIGNIFICANT
     from werk.maintenance.registry import load_model
 
     try:

@@ -30,7 +30,7 @@ _EXPORTS = {
     "CnnParams": "werk.maintenance.deep",
     "ConvolutionalRul": "werk.maintenance.deep",
     "DatasetError": "werk.maintenance.errors",
-    "DriftReference": "werk.maintenance.monitoring",
+    "DriftReference": "werk.core.drift",
     "FeatureConfig": "werk.maintenance.features",
     "FeaturePipeline": "werk.maintenance.features",
     "GbmParams": "werk.maintenance.models",

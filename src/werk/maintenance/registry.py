@@ -21,10 +21,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from werk.core.drift import DriftReference
 from werk.maintenance.errors import ModelNotFound
 from werk.maintenance.features import FeaturePipeline
 from werk.maintenance.models import GradientBoostedRul, RulModel
-from werk.maintenance.monitoring import DriftReference
 from werk.maintenance.training import TrainedModel
 
 _VERSION = re.compile(r"^v(\d+)$")

@@ -50,11 +50,12 @@ from werk.core import (
     Quality,
     SampleBatch,
 )
+from werk.core.drift import DriftReport
 from werk.maintenance.aas import MaintenanceState, publish_maintenance
 from werk.maintenance.errors import MaintenanceError
 from werk.maintenance.histories import FloatArray, Histories
 from werk.maintenance.models import SequenceRulModel
-from werk.maintenance.monitoring import DriftReport, PredictionMonitor, PredictionRecord
+from werk.maintenance.monitoring import PredictionMonitor, PredictionRecord
 from werk.maintenance.training import TrainedModel
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from werk import __version__
+from werk.core.drift import DriftReference
 from werk.maintenance.cmapss import phm08_score, rmse
 from werk.maintenance.deep import CnnParams
 from werk.maintenance.errors import DatasetError
@@ -42,7 +43,6 @@ from werk.maintenance.models import (
     RulModel,
     SequenceRulModel,
 )
-from werk.maintenance.monitoring import DriftReference
 
 KINDS = ("gbm", "cnn")
 
