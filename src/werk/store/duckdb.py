@@ -55,6 +55,7 @@ from werk.store._common import (
 from werk.store.base import Latest, Rollup
 
 MEMORY = ":memory:"
+CLOSE_WAIT_S = 10.0  # how long close() lets reads in flight finish before interrupting them
 
 _SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS signal_ids;
@@ -197,6 +198,9 @@ class DuckDBStore:
         self.path = str(path)
         self._write_lock = threading.Lock()
         self._cursor_lock = threading.Lock()
+        self._readers_done = threading.Condition(self._cursor_lock)
+        self._readers = 0  # reads in flight: close waits for them (a cancelled caller's thread
+        # still runs its query, and closing the connection under it fails both)
         self._keys = SignalKeys()
         self._closed = False
         if self.path != MEMORY:
@@ -389,7 +393,10 @@ class DuckDBStore:
         with self._write_lock, self._cursor_lock:
             if self._closed:
                 return
-            self._closed = True
+            self._closed = True  # no new reads from here on
+            if not self._readers_done.wait_for(lambda: self._readers == 0, timeout=CLOSE_WAIT_S):
+                self._conn.interrupt()  # a read that takes this long is stopped, not waited for
+                self._readers_done.wait_for(lambda: self._readers == 0, timeout=CLOSE_WAIT_S)
             with self._errors():
                 self._writer.close()
                 self._conn.close()
@@ -430,10 +437,14 @@ class DuckDBStore:
             with self._cursor_lock:
                 self._check_open()
                 cur = self._conn.cursor()
+                self._readers += 1
             try:
                 yield cur
             finally:
                 cur.close()
+                with self._cursor_lock:
+                    self._readers -= 1
+                    self._readers_done.notify_all()
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
