@@ -84,8 +84,12 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
     consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
     producers: list[asyncio.Task[None]] = []
     try:  # from here on, a failure (a bad connector or model setting) still stops what started
+        runtime.asset_of = {s.id: s.asset for s in catalog.values() if s.asset}
         producers.append(
-            asyncio.create_task(watch_freshness(state, clock, runtime.emit), name="twin.freshness")
+            asyncio.create_task(
+                watch_freshness(state, clock, runtime.emit, assets=runtime.asset_of),
+                name="twin.freshness",
+            )
         )
         if settings.store.retention_days:
             producers.append(asyncio.create_task(_retention(runtime), name="retention"))
@@ -110,6 +114,10 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
                 from werk.sim.virtual import follow_faults  # the demo follows its own plant's
 
                 producers.append(asyncio.create_task(follow_faults(bus), name="sim.faults"))
+        if settings.analytics.enabled:
+            producers.append(_start_analytics(runtime))
+        if settings.alarms.enabled:
+            producers.append(_start_alarms(runtime))
         if settings.maintenance.enabled:
             from werk.maintenance.serving import service_from_settings
 
@@ -128,6 +136,61 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         await asyncio.gather(*consumers, return_exceptions=True)
         await asyncio.to_thread(store.close)
         log.info("stopped; %d samples recorded this run", recorder.samples_written)
+
+
+def _start_analytics(runtime: Runtime) -> asyncio.Task[None]:
+    """The data-quality screen on ingest and the detectors on the bus (werk.analytics)."""
+    from werk.analytics.quality import QualityScreen
+    from werk.analytics.service import AnalyticsService
+    from werk.analytics.watchlist import (
+        Defaults,
+        build_watchlist,
+        machine_detectors,
+        quality_rules,
+        watched_signals,
+    )
+
+    config = runtime.settings.analytics
+    defaults = Defaults(
+        config.detector,
+        config.multivariate,
+        config.hold_s,
+        config.spike_k,
+        config.flatline_intervals,
+    )
+    signals = watched_signals(runtime.catalog.values(), runtime.plant)
+    runtime.quality = QualityScreen(
+        quality_rules(signals, defaults), clock_skew_s=config.clock_skew_s
+    )
+    watchlist = build_watchlist(signals, defaults, machine_detectors(runtime.plant, defaults))
+    runtime.analytics = AnalyticsService(watchlist, runtime.emit)
+    return asyncio.create_task(runtime.analytics.run(runtime.bus), name="analytics")
+
+
+def _start_alarms(runtime: Runtime) -> asyncio.Task[None]:
+    from werk.analytics.alarms.manager import AlarmManager, AlarmPolicy
+    from werk.analytics.alarms.model import Priority
+    from werk.analytics.alarms.webhooks import Webhook
+
+    config = runtime.settings.alarms
+    policy = AlarmPolicy(
+        on_delay_s=config.on_delay_s,
+        off_delay_s=config.off_delay_s,
+        max_shelve_s=config.max_shelve_h * 3600,
+        operators=config.operators,
+        webhooks=tuple(
+            Webhook(
+                hook.url,
+                Priority.parse(hook.min_priority, Priority.high),
+                secret=hook.secret,
+                timeout_s=hook.timeout_s,
+                retries=hook.retries,
+            )
+            for hook in config.webhooks
+        ),
+    )
+    runtime.alarms = AlarmManager(runtime.bus, runtime.store, runtime.clock, runtime.emit, policy)
+    return asyncio.create_task(runtime.alarms.run(), name="alarms")
 
 
 async def _stop(tasks: list[asyncio.Task[None]], grace_s: float = 5.0) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werk.core import (
@@ -28,6 +28,9 @@ from werk.store.base import TimeSeriesStore
 from werk.twin.state import LiveState
 
 if TYPE_CHECKING:
+    from werk.analytics.alarms.manager import AlarmManager
+    from werk.analytics.quality import QualityScreen
+    from werk.analytics.service import AnalyticsService
     from werk.api.tokens import TokenStore
     from werk.connect.runner import ConnectorSet
     from werk.twin.plant import Plant
@@ -48,6 +51,12 @@ class Runtime:
     twin: TwinRepository | None = None
     plant: Plant | None = None
     connectors: ConnectorSet | None = None
+    quality: QualityScreen | None = None
+    """The data-quality screen every ingested batch passes (werk.analytics.quality)."""
+    analytics: AnalyticsService | None = None
+    alarms: AlarmManager | None = None
+    asset_of: dict[str, str] = field(default_factory=dict)
+    """Signal id -> asset id, for the events that name both."""
 
     async def ingest(
         self, batch: SampleBatch, context: Context | None = None, *, source: str = "api"
@@ -59,6 +68,10 @@ class Runtime:
         """
         if not len(batch):
             return
+        screened = None
+        if self.quality is not None:
+            screened = self.quality.screen(batch, self.clock.now_ns())
+            batch = screened.batch
         publish = self.bus.publish(f"{SAMPLES}.{source}", batch, context, confirm=True)
         try:
             # asyncio.timeout, not wait_for: wait_for on Python 3.11 can swallow a cancellation
@@ -69,6 +82,12 @@ class Runtime:
             raise StoreUnavailable(
                 f"the store did not commit within {self.settings.api.ingest_timeout_s:g} s"
             ) from None
+        if screened is not None and screened.transitions:
+            from werk.analytics.quality import condition_of
+
+            for transition in screened.transitions:
+                condition = condition_of(transition, self.asset_of.get(transition.signal))
+                await self.emit(condition.event())
 
     async def emit(self, event: Event, *, confirm: bool = False) -> None:
         """Publish an event (the recorder stores it; the live feed shows it)."""

@@ -149,6 +149,52 @@ class MaintenanceSettings(_Section):
     assets: list[MaintenanceAssetSettings] = Field(default_factory=list)
 
 
+class AnalyticsSettings(_Section):
+    enabled: bool = Field(
+        True, description="screen data quality and run the detectors (needs werk[analytics])"
+    )
+    detector: str = Field(
+        "robust-z",
+        description="univariate detector of every numeric (double) signal that names none; off",
+    )
+    multivariate: str = Field(
+        "off", description="detector over a machine's signals where the plant file names none"
+    )
+    hold_s: float = Field(
+        10.0, gt=0, description="a condition clears after this long without firing"
+    )
+    clock_skew_s: float = Field(5.0, gt=0, description="timestamps further ahead are flagged")
+    spike_k: float = Field(8.0, gt=1, description="a step this many usual steps high is a spike")
+    flatline_intervals: float = Field(
+        120.0,
+        gt=1,
+        description="a double signal unchanged for this many expected intervals is a flatline",
+    )
+
+
+class WebhookSettings(_Section):
+    url: str = Field(description="http(s):// address that receives alarm transitions as JSON")
+    min_priority: Literal["low", "medium", "high", "urgent"] = "high"
+    secret: str | None = Field(
+        None, description="signs each body (HMAC-SHA256 header); never logged", repr=False
+    )
+    timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(3, ge=0)
+
+
+class AlarmSettings(_Section):
+    enabled: bool = Field(True, description="turn conditions into alarms (ISA-18.2 lifecycle)")
+    on_delay_s: float = Field(
+        0.0, ge=0, description="a condition must last this long before its alarm is raised"
+    )
+    off_delay_s: float = Field(
+        5.0, ge=0, description="... and be over this long before the alarm clears (chatter)"
+    )
+    max_shelve_h: float = Field(8.0, gt=0, description="the longest an alarm may be shelved")
+    operators: int = Field(1, ge=1, description="operator positions sharing the alarms (rates)")
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -181,6 +227,8 @@ class Settings(BaseSettings):
     signals: list[SignalSettings] = Field(default_factory=list)
     connectors: list[ConnectorSettings] = Field(default_factory=list)
     maintenance: MaintenanceSettings = MaintenanceSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
+    alarms: AlarmSettings = AlarmSettings()
     spool_directory: str = Field(
         "var/spool", description="store-and-forward files, one folder per connector"
     )

@@ -35,4 +35,7 @@ async def test_freshness_events_once_per_transition():
     for _ in range(2):
         await asyncio.sleep(0)
     watcher.cancel()
-    assert [(e.kind, e.source) for e in events] == [("signal.stale", "a"), ("signal.fresh", "a")]
+    assert [(e.kind, e.source, e.data["condition"]) for e in events] == [
+        ("quality.raised", "a", "stale"),
+        ("quality.cleared", "a", "stale"),
+    ]

@@ -23,12 +23,16 @@ from werk.api.errors import CatchAll, install_error_handlers
 from werk.api.limits import BodySizeLimit, RateLimit
 from werk.api.live import LiveHub
 from werk.api.routes import (
+    alarms,
+    analytics,
     connectors,
     events,
+    helping,
     history,
     live,
     maintenance,
     plan,
+    quality,
     samples,
     signals,
     sim,
@@ -90,6 +94,10 @@ def create_api(
         connectors,
         maintenance,
         sim,
+        alarms,
+        analytics,
+        quality,
+        helping,
     ):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)

@@ -92,3 +92,4 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
 read_access = require(Role.viewer)
 operator_access = require(Role.operator)
+engineer_access = require(Role.engineer)

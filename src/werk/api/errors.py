@@ -126,6 +126,7 @@ _PHRASES = {
     404: "not found",
     405: "method not allowed",
     406: "not acceptable",
+    409: "conflict",
     413: "request too large",
     415: "unsupported media type",
     422: "validation failed",

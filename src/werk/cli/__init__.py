@@ -13,8 +13,11 @@ import typer
 from rich.table import Table
 
 from werk import __version__
+from werk.cli.alarms import alarms_app
+from werk.cli.analytics import analytics_app
 from werk.cli.certs import certs
 from werk.cli.connect import connect_app
+from werk.cli.evaluate import eval_app
 from werk.cli.maintenance import maintenance_app
 from werk.cli.output import console, errors, fail
 from werk.cli.plan import plan_app
@@ -36,6 +39,9 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(connect_app, name="connect")
 app.add_typer(sim_app, name="sim")
+app.add_typer(alarms_app, name="alarms")
+app.add_typer(analytics_app, name="analytics")
+app.add_typer(eval_app, name="eval")
 app.command("certs")(certs)
 
 

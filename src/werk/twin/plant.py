@@ -31,6 +31,12 @@ from werk.core.errors import ValidationError
 from werk.core.signal import Signal, SignalCatalog
 from werk.twin._gc import paused_gc
 from werk.twin._sourcelines import LineIndex, yaml_index
+from werk.twin.analytics_spec import (
+    AssetAnalytics,
+    SignalAnalytics,
+    parse_asset_analytics,
+    parse_signal_analytics,
+)
 from werk.twin.plant_errors import PlantFileError, PlantProblem
 from werk.twin.units import ucum_problem
 
@@ -85,6 +91,7 @@ class PlantSignal:
     data_type: DataType = "double"
     source: SourceBinding | None = None
     semantic_id: str | None = None
+    analytics: SignalAnalytics = field(default_factory=SignalAnalytics)
 
     @property
     def id(self) -> str:
@@ -155,6 +162,7 @@ class Asset:
     signals: tuple[PlantSignal, ...] = ()
     feeds: tuple[str, ...] = ()
     image: Path | None = None
+    analytics: AssetAnalytics = field(default_factory=AssetAnalytics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +233,7 @@ _ASSET_KEYS = (
     "nameplate",
     "technical_data",
     "signals",
+    "analytics",
 )
 _NAMEPLATE_REQUIRED = (
     "manufacturer_name",
@@ -256,6 +265,7 @@ _SIGNAL_KEYS = (
     "source",
     "semantic_id",
     "expected_interval_s",
+    "analytics",
 )
 _TECHNICAL_KEYS = ("value", "unit", "semantic_id", "description")
 _DATA_TYPE_ALIASES = {
@@ -553,6 +563,9 @@ def _asset(asset_id: str, body: Any, check: _Checker, base: Path | None) -> Asse
         signals=signals,
         feeds=feeds,
         image=image,
+        analytics=parse_asset_analytics(table["analytics"], (*path, "analytics"), check)
+        if "analytics" in table
+        else AssetAnalytics(),
     )
 
 
@@ -734,7 +747,12 @@ def _signals(
         except ValidationError as error:
             check.error((*here, error.field or "id"), str(error), error.rule)
             continue
-        found.append(PlantSignal(signal, str(name), data_type, source, semantic_id))
+        analytics = (
+            parse_signal_analytics(table["analytics"], (*here, "analytics"), check)
+            if "analytics" in table
+            else SignalAnalytics()
+        )
+        found.append(PlantSignal(signal, str(name), data_type, source, semantic_id, analytics))
     return tuple(found)
 
 

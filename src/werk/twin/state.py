@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from werk.core import NS_PER_S, SAMPLES, Bus, Clock, Event, SampleBatch
+from werk.core import NS_PER_S, SAMPLES, Bus, Clock, Event, SampleBatch, iso
 
 Latest = dict[str, tuple[int, float, int]]
 
@@ -66,21 +66,41 @@ async def watch_freshness(
     emit: Callable[[Event], Awaitable[None]],
     *,
     every_s: float = 1.0,
+    assets: Mapping[str, str] | None = None,
 ) -> None:
-    """Emit ``signal.stale`` when a signal falls silent and ``signal.fresh`` when it is back.
-
-    One event per transition, not one per check: the event log stays readable.
+    """Raise the ``stale`` data-quality condition when a signal falls silent, clear it when it is
+    back: events ``quality.raised`` / ``quality.cleared`` (the analytics condition contract, so
+    the alarm system sees them like any other quality rule). One event per transition.
     """
     stale: set[str] = set()
+    assets = assets or {}
     while True:
         now = clock.now_ns()
         current = state.stale(now)
         for signal in sorted(current - stale):
             last = state.get([signal]).get(signal)
-            await emit(
-                Event("signal.stale", source=signal, data={"last_ns": last[0] if last else None})
-            )
+            since = f"since {iso(last[0])[:19]}Z" if last else "never reported"
+            await emit(_stale_event(signal, True, now, f"{signal} is stale: {since}", assets))
         for signal in sorted(stale - current):
-            await emit(Event("signal.fresh", source=signal))
+            await emit(_stale_event(signal, False, now, f"{signal} reports again", assets))
         stale = current
         await clock.sleep(every_s)
+
+
+def _stale_event(
+    signal: str, raised: bool, now: int, message: str, assets: Mapping[str, str]
+) -> Event:
+    return Event(
+        f"quality.{'raised' if raised else 'cleared'}",
+        source=signal,
+        data={
+            "condition": "stale",
+            "priority": "medium",
+            "message": message,
+            "value": None,
+            "score": None,
+            "asset": assets.get(signal),
+            "signal": signal,
+            "at": now,
+        },
+    )

@@ -8,16 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends
 from starlette.exceptions import HTTPException
 
-from werk.api.auth import Principal, require
+from werk.api.auth import Principal, engineer_access
 from werk.api.params import get_runtime
-from werk.api.tokens import Role
 from werk.core import Context, Event
 from werk.runtime import Runtime
 from werk.sim.sensors import FAULTS
 from werk.sim.virtual import FAULT_EVENT
 
 router = APIRouter(tags=["sim"])
-engineer_access = require(Role.engineer)
 
 
 @router.post(

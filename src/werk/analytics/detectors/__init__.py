@@ -1,0 +1,91 @@
+"""Anomaly detectors: univariate per signal, multivariate per machine, and the alarm rule.
+
+Build them by name with :func:`univariate` and :func:`multivariate`; the defaults below are what
+werk runs when the plant file names no detector, and what ``werk eval anomaly`` evaluates — the
+same settings for every data set (docs/analytics/anomaly.md says how they were chosen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from werk.analytics.base import Detector
+from werk.analytics.detectors.alarm import AlarmRule
+from werk.analytics.detectors.multivariate import PCAT2Q, HalfSpaceTrees, IsolationForest
+from werk.analytics.detectors.univariate import EWMAChart, RobustZ, Seasonal
+from werk.core import ConfigError
+
+UNIVARIATE: Mapping[str, type] = MappingProxyType(
+    {"robust-z": RobustZ, "ewma": EWMAChart, "seasonal": Seasonal}
+)
+MULTIVARIATE: Mapping[str, type] = MappingProxyType(
+    {"pca": PCAT2Q, "iforest": IsolationForest, "hst": HalfSpaceTrees}
+)
+
+DEFAULT_UNIVARIATE: tuple[str, Mapping[str, Any]] = (
+    "robust-z",
+    MappingProxyType({"window": 256, "threshold": 6.0}),
+)
+"""Robust z-score over the last 256 samples, anomalous beyond 6 robust standard deviations."""
+
+DEFAULT_MULTIVARIATE: tuple[str, Mapping[str, Any]] = (
+    "pca",
+    MappingProxyType({"warmup": 400, "variance": 0.85, "confidence": 0.999}),
+)
+"""PCA T²+Q fitted on 400 normal rows, limits at 99.9 % (SKAB's reference settings)."""
+
+DEFAULT_ALARM: Mapping[str, int] = MappingProxyType({"on_delay": 5, "off_delay": 60})
+"""Raise after 5 anomalous samples in a row; clear after 60 normal ones."""
+
+
+def univariate(name: str | None = None, **options: Any) -> Detector:
+    """A univariate detector by name (``robust-z``, ``ewma``, ``seasonal``); none: the default."""
+    if name is None:
+        name, defaults = DEFAULT_UNIVARIATE
+        options = {**defaults, **options}
+    return _build(UNIVARIATE, name, options, "univariate")
+
+
+def multivariate(name: str | None = None, **options: Any) -> Detector:
+    """A multivariate detector by name (``pca``, ``iforest``, ``hst``); no name: the default."""
+    if name is None:
+        name, defaults = DEFAULT_MULTIVARIATE
+        options = {**defaults, **options}
+    return _build(MULTIVARIATE, name, options, "multivariate")
+
+
+def alarm_rule(**options: int) -> AlarmRule:
+    """The alarm rule with the default delays, overridden by ``options``."""
+    return AlarmRule(**{**DEFAULT_ALARM, **options})
+
+
+def _build(kinds: Mapping[str, type], name: str, options: dict[str, Any], what: str) -> Detector:
+    kind = kinds.get(name)
+    if kind is None:
+        raise ConfigError(f"unknown {what} detector {name!r}: one of {', '.join(kinds)}")
+    try:
+        detector: Detector = kind(**options)
+    except TypeError as error:
+        raise ConfigError(f"bad options for {what} detector {name!r}: {error}") from error
+    return detector
+
+
+__all__ = [
+    "DEFAULT_ALARM",
+    "DEFAULT_MULTIVARIATE",
+    "DEFAULT_UNIVARIATE",
+    "MULTIVARIATE",
+    "PCAT2Q",
+    "UNIVARIATE",
+    "AlarmRule",
+    "EWMAChart",
+    "HalfSpaceTrees",
+    "IsolationForest",
+    "RobustZ",
+    "Seasonal",
+    "alarm_rule",
+    "multivariate",
+    "univariate",
+]

@@ -1,0 +1,411 @@
+"""The analytics service: every sample batch on the bus through the detectors, limits and SPC.
+
+It follows ``samples.>`` like the recorder and the twin state do, and tells what it finds as
+condition events (``anomaly.*``, ``limit.*``, ``spc.*``; see :mod:`werk.analytics.conditions`),
+which the alarm manager turns into alarms. Data quality is not here: it is screened on the way in
+(:mod:`werk.analytics.quality`), so the stored samples carry it.
+
+What watches which signal is a :class:`Watchlist`, built from the plant file's ``analytics``
+tables and werk.toml's defaults by :func:`werk.analytics.plan.watchlist`. Per batch, each watched
+signal's usable samples (quality below BAD, finite) are scored first and then learnt (predict,
+then learn: a detector never judges data it has already seen), leaving out what it judged
+anomalous so an anomaly does not teach the detector that it is normal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from werk.analytics.base import ANOMALOUS, Detector, Explains, top_contributors
+from werk.analytics.conditions import Condition, describe
+from werk.analytics.detectors import AlarmRule, alarm_rule
+from werk.analytics.limits import LimitState
+from werk.analytics.spc import SpcProcessor
+from werk.core import SAMPLES, Bus, Event, Quality, SampleBatch
+from werk.core.drift import DriftReference, DriftReport
+
+log = logging.getLogger(__name__)
+
+
+DRIFT_ROWS = 500
+"""Rows a detector's drift reference holds (its first inputs), and rows of the recent window."""
+
+
+class InputDrift:
+    """Is a detector still looking at the data it learnt on? Its first ``rows`` inputs are the
+    reference; the newest ``rows`` are compared with them by PSI (werk.core.drift)."""
+
+    def __init__(self, names: tuple[str, ...], rows: int = DRIFT_ROWS) -> None:
+        self.names = names
+        self.rows = rows
+        self._first: list[npt.NDArray[np.float64]] = []
+        self._have = 0
+        self.reference: DriftReference | None = None
+        self._recent = np.full((rows, len(names)), np.nan)
+        self._seen = 0
+
+    def add(self, X: npt.NDArray[np.float64]) -> None:
+        X = X.reshape(len(X), -1)
+        if self.reference is None:
+            self._first.append(X[: self.rows - self._have])
+            self._have += len(self._first[-1])
+            if self._have >= self.rows:
+                self.reference = DriftReference.fit(np.concatenate(self._first), self.names)
+                self._first = []
+        tail = X[-self.rows :]
+        slots = (self._seen + np.arange(len(X) - len(tail), len(X))) % self.rows
+        self._recent[slots] = tail
+        self._seen += len(X)
+
+    def report(self) -> DriftReport | None:
+        if self.reference is None or self._seen < 2 * self.rows:
+            return None  # the recent window still overlaps the reference
+        return self.reference.report(self._recent)
+
+
+@dataclass(slots=True)
+class SignalWatch:
+    """What watches one signal."""
+
+    signal: str
+    asset: str | None
+    priority: str = "medium"
+    detector: Detector | None = None
+    detector_name: str = ""
+    limits: LimitState | None = None
+    spc: SpcProcessor | None = None
+    rule: AlarmRule = field(default_factory=alarm_rule)
+    last_score: float = float("nan")
+    scored: int = 0
+    anomalous: int = 0
+    drift: InputDrift = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drift = InputDrift((self.signal,))
+
+
+@dataclass(slots=True)
+class MachineWatch:
+    """A multivariate detector over some signals of one asset, on rows aligned by time."""
+
+    asset: str
+    signals: tuple[str, ...]
+    detector: Detector
+    detector_name: str
+    priority: str = "medium"
+    rule: AlarmRule = field(default_factory=alarm_rule)
+    last_row: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    last_score: float = float("nan")
+    drift: InputDrift = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not len(self.last_row):
+            self.last_row = np.full(len(self.signals), np.nan)
+        self.drift = InputDrift(self.signals)
+
+
+@dataclass(slots=True)
+class Watchlist:
+    signals: dict[str, SignalWatch] = field(default_factory=dict)
+    machines: list[MachineWatch] = field(default_factory=list)
+
+
+class AnalyticsService:
+    """Runs the watchlist over every batch; ``process`` is the synchronous core (tests use it)."""
+
+    def __init__(
+        self, watchlist: Watchlist, emit: Callable[[Event], Awaitable[None]] | None = None
+    ) -> None:
+        self.watchlist = watchlist
+        self._emit = emit
+        self._machine_of: dict[str, list[tuple[MachineWatch, int]]] = {}
+        for machine in watchlist.machines:
+            for column, signal in enumerate(machine.signals):
+                self._machine_of.setdefault(signal, []).append((machine, column))
+        self.batches = 0
+        self.values = 0
+
+    def status(self) -> dict[str, Any]:
+        """What each detector watches and how it is doing (the API's ``/detectors``)."""
+        return {
+            "batches": self.batches,
+            "values": self.values,
+            "signals": [
+                {
+                    "signal": w.signal,
+                    "asset": w.asset,
+                    "detector": w.detector_name or None,
+                    "limits": w.limits is not None,
+                    "spc": w.spc is not None,
+                    "anomalous": w.rule.active,
+                    "score": _finite(w.last_score),
+                    "scored": w.scored,
+                    "anomalous_samples": w.anomalous,
+                    "drift": _drift(w.drift),
+                }
+                for w in self.watchlist.signals.values()
+            ],
+            "machines": [
+                {
+                    "asset": m.asset,
+                    "detector": m.detector_name,
+                    "signals": list(m.signals),
+                    "anomalous": m.rule.active,
+                    "score": _finite(m.last_score),
+                    "drift": _drift(m.drift),
+                }
+                for m in self.watchlist.machines
+            ],
+        }
+
+    async def run(self, bus: Bus) -> None:
+        async with bus.subscribe(f"{SAMPLES}.>", name="analytics") as subscription:
+            async for message in subscription:
+                try:
+                    conditions = self.process(message.payload)
+                except Exception:  # one bad batch must not stop the watching
+                    log.exception("analytics: a batch could not be processed; going on")
+                    continue
+                if self._emit is not None:
+                    for condition in conditions:
+                        event = condition.event()
+                        await self._emit(event)
+
+    def process(self, batch: SampleBatch) -> list[Condition]:
+        """The conditions that started or ended in ``batch``."""
+        if not len(batch):
+            return []
+        self.batches += 1
+        self.values += len(batch)
+        order = np.argsort(batch.index, kind="stable")
+        bounds = np.searchsorted(batch.index[order], np.arange(len(batch.names) + 1))
+        found: list[Condition] = []
+        machines: dict[int, MachineWatch] = {}
+        for code, name in enumerate(batch.names):
+            watch = self.watchlist.signals.get(name)
+            members = self._machine_of.get(name)
+            if watch is None and members is None:
+                continue
+            rows = order[bounds[code] : bounds[code + 1]]
+            if not len(rows):
+                continue
+            usable = (batch.quality[rows] < Quality.BAD) & np.isfinite(batch.values[rows])
+            rows = rows[usable]
+            if not len(rows):
+                continue
+            if watch is not None:
+                found += self._watch(watch, batch.timestamps[rows], batch.values[rows])
+            for machine, _ in members or ():
+                machines[id(machine)] = machine
+        for machine in machines.values():
+            found += self._machine(machine, batch)
+        return found
+
+    # -- one signal ------------------------------------------------------------------------------
+
+    def _watch(
+        self, watch: SignalWatch, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+    ) -> list[Condition]:
+        found: list[Condition] = []
+        if watch.detector is not None:
+            watch.drift.add(values)
+            scores, episodes = _judge(watch.detector, watch.rule, values)
+            judged = np.isfinite(scores)
+            watch.scored += int(judged.sum())
+            watch.anomalous += int((scores[judged] >= ANOMALOUS).sum())
+            if judged.any():
+                watch.last_score = float(scores[judged][-1])
+            for raised, at in episodes:
+                found.append(
+                    Condition(
+                        "anomaly",
+                        watch.detector_name,
+                        watch.signal,
+                        raised,
+                        int(ts[at]),
+                        _message(raised, watch, values[at], ts[at]),
+                        watch.priority,
+                        float(values[at]),
+                        _finite(float(scores[at])),
+                        watch.asset,
+                        watch.signal,
+                    )
+                )
+        if watch.limits is not None:
+            before = (watch.limits.high_active, watch.limits.low_active)
+            high, low = watch.limits.update(values)
+            for name, active, was in (("high", high, before[0]), ("low", low, before[1])):
+                found += _limit_changes(watch, name, active, was, ts, values)
+        if watch.spc is not None:
+            watch.spc.update_many(ts, values)
+            for change in watch.spc.pop_transitions():
+                data = change.event_data(watch.signal, watch.asset)
+                found.append(
+                    Condition(
+                        "spc",
+                        data["condition"],
+                        watch.signal,
+                        change.kind == "raised",
+                        change.at,
+                        data["message"],
+                        watch.priority,
+                        data["value"],
+                        data["score"],
+                        watch.asset,
+                        watch.signal,
+                    )
+                )
+        return found
+
+    # -- one machine -----------------------------------------------------------------------------
+
+    def _machine(self, machine: MachineWatch, batch: SampleBatch) -> list[Condition]:
+        ts, rows = _aligned_rows(machine, batch)
+        if not len(ts):
+            return []
+        complete = np.isfinite(rows).all(axis=1)
+        ts, rows = ts[complete], rows[complete]
+        if not len(ts):
+            return []
+        machine.drift.add(rows)
+        scores, episodes = _judge(machine.detector, machine.rule, rows)
+        judged = np.isfinite(scores)
+        if judged.any():
+            machine.last_score = float(scores[judged][-1])
+        found = []
+        for raised, at in episodes:
+            contributors: list[dict[str, Any]] = []
+            if raised and isinstance(machine.detector, Explains):
+                shares = machine.detector.contributions(rows[at])
+                contributors = top_contributors(list(machine.signals), shares)
+            named = ", ".join(c["signal"] for c in contributors)
+            message = (
+                f"{machine.asset}: anomaly ({machine.detector_name}) across its signals"
+                + (f", mostly {named}" if named else "")
+                if raised
+                else f"{machine.asset}: back to normal ({machine.detector_name})"
+            )
+            found.append(
+                Condition(
+                    "anomaly",
+                    machine.detector_name,
+                    machine.asset,
+                    raised,
+                    int(ts[at]),
+                    message,
+                    machine.priority,
+                    None,
+                    _finite(float(scores[at])),
+                    machine.asset,
+                    None,
+                    contributors,
+                )
+            )
+        return found
+
+
+def _judge(
+    detector: Detector, rule: AlarmRule, X: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], list[tuple[bool, int]]]:
+    """Score, then learn what was not anomalous (an anomaly must not teach the detector it is
+    normal); the alarm rule's on/off delays turn scores into episodes: ``(raised, position)``."""
+    scores = detector.score_many(X)
+    with np.errstate(invalid="ignore"):
+        normal = ~(scores >= ANOMALOUS)
+    detector.learn_many(X[normal])
+    before = rule.active
+    active = rule.apply(scores)
+    previous = np.r_[before, active[:-1]]
+    return scores, [(bool(active[i]), int(i)) for i in np.flatnonzero(active != previous)]
+
+
+def _aligned_rows(
+    machine: MachineWatch, batch: SampleBatch
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """One row per distinct timestamp of the machine's samples in ``batch``: each column holds its
+    signal's latest value at that time (carried forward, also from earlier batches)."""
+    codes = {name: i for i, name in enumerate(batch.names)}
+    columns = np.array([codes.get(s, -1) for s in machine.signals])
+    present = columns >= 0
+    if not present.any():
+        return np.empty(0, np.int64), np.empty((0, len(machine.signals)))
+    column_of_code = np.full(len(batch.names), -1)
+    column_of_code[columns[present]] = np.flatnonzero(present)
+    column = column_of_code[batch.index]
+    usable = (column >= 0) & (batch.quality < Quality.BAD) & np.isfinite(batch.values)
+    picks = np.flatnonzero(usable)
+    if not len(picks):
+        return np.empty(0, np.int64), np.empty((0, len(machine.signals)))
+    picks = picks[np.argsort(batch.timestamps[picks], kind="stable")]
+    ts = batch.timestamps[picks]
+    n, k = len(picks), len(machine.signals)
+    grid = np.full((n + 1, k), np.nan)
+    grid[0] = machine.last_row
+    grid[np.arange(1, n + 1), column[picks]] = batch.values[picks]
+    # carry each column's last value forward: index of the last finite entry at or before a row
+    filled = np.where(np.isfinite(grid), np.arange(n + 1)[:, None], 0)
+    np.maximum.accumulate(filled, axis=0, out=filled)
+    grid = grid[filled, np.arange(k)]
+    machine.last_row = grid[-1].copy()
+    rows = grid[1:]
+    last_of_time = np.r_[ts[1:] != ts[:-1], True]  # one row per timestamp: its last
+    return ts[last_of_time], rows[last_of_time]
+
+
+def _limit_changes(
+    watch: SignalWatch,
+    name: str,
+    active: npt.NDArray[np.bool_],
+    was: bool,
+    ts: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+) -> list[Condition]:
+    assert watch.limits is not None
+    previous = np.r_[was, active[:-1]]
+    found = []
+    for i in np.flatnonzero(active != previous):
+        raised = bool(active[i])
+        line = watch.limits.limits.high if name == "high" else watch.limits.limits.low
+        message = (
+            f"{watch.signal} {'above' if name == 'high' else 'below'} its {name} limit "
+            f"{line:g}: {values[i]:.4g}"
+            if raised
+            else f"{watch.signal} back within its {name} limit {line:g}: {values[i]:.4g}"
+        )
+        found.append(
+            Condition(
+                "limit",
+                name,
+                watch.signal,
+                raised,
+                int(ts[i]),
+                message,
+                watch.limits.limits.priority,
+                float(values[i]),
+                None,
+                watch.asset,
+                watch.signal,
+            )
+        )
+    return found
+
+
+def _message(raised: bool, watch: SignalWatch, value: float, at: int) -> str:
+    if raised:
+        return describe(f"anomaly ({watch.detector_name})", watch.signal, float(value), int(at))
+    return f"{watch.signal}: back to normal ({watch.detector_name})"
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 4) if np.isfinite(value) else None
+
+
+def _drift(drift: InputDrift) -> dict[str, Any] | None:
+    report = drift.report()
+    return None if report is None else report.to_dict()
