@@ -3,6 +3,8 @@ up, batch and one-at-a-time identical, contributions naming the signal that move
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from werk.analytics.detectors import (
     RobustZ,
     Seasonal,
     alarm_rule,
+    judge,
     multivariate,
     univariate,
 )
@@ -36,6 +39,9 @@ def _one_at_a_time(detector: Detector, values: np.ndarray) -> np.ndarray:
 
 UNIVARIATE_CASES = [
     pytest.param(lambda: RobustZ(window=64, threshold=6.0), id="robust-z"),
+    pytest.param(
+        lambda: RobustZ(window=64, threshold=6.0, warmup=30, refresh=7), id="robust-z-refresh-7"
+    ),
     pytest.param(lambda: EWMAChart(lam=0.2, L=3.5, warmup=50), id="ewma"),
     pytest.param(lambda: Seasonal(period=24, threshold=6.0), id="seasonal"),
 ]
@@ -79,12 +85,26 @@ def test_spike_is_anomalous_and_normal_data_is_not(make) -> None:
 
 
 def test_robust_z_is_nan_until_warm_and_ignores_a_short_burst() -> None:
-    detector = RobustZ(window=100, threshold=5.0, warmup=30)
+    detector = RobustZ(window=100, threshold=5.0, warmup=30, refresh=10)
     scores = detector.score_learn_many(_noise(200))
     assert np.isnan(scores[:30]).all() and np.isfinite(scores[30:]).all()
     detector.learn_many(np.full(10, 1000.0))  # a burst shorter than half the window
     assert detector.score_one(10.0) < 1.0  # the median did not move
     assert detector.score_one(30.0) >= 1.0
+
+
+def test_robust_z_refreshes_its_reference_every_refresh_values() -> None:
+    detector = RobustZ(window=50, threshold=5.0, warmup=20, refresh=8)
+    detector.learn_many(_noise(23))
+    assert math.isnan(detector.score_one(10.0))  # the first refresh at or after 20 is at 24
+    detector.learn_one(10.0)
+    assert detector.score_one(10.0) < 1.0
+    detector.learn_many(np.full(7, 1000.0))  # 31 learned: still the reference taken at 24
+    assert detector.score_one(1000.0) >= 1.0
+    detector.learn_many(np.full(60, 1000.0))  # 91 learned: the reference taken at 88
+    assert detector.score_one(1000.0) < 1.0
+    default = RobustZ(window=2048)
+    assert default.refresh == 256 and default.warmup == 256
 
 
 def test_robust_z_accepts_a_lasting_change_after_half_a_window() -> None:
@@ -193,6 +213,43 @@ def test_pca_leaves_out_an_input_that_never_varied() -> None:
     detector.learn_many(rows)
     assert detector.contributions(rows[0])[3] == 0.0
     assert np.isfinite(detector.score_many(rows)).all()
+
+
+def test_pca_smoothing_continues_between_calls_and_damps_noise() -> None:
+    rows = _machine(700)
+    whole, split = PCAT2Q(warmup=300, smooth=3), PCAT2Q(warmup=300, smooth=3)
+    whole.learn_many(rows[:300])
+    for part in np.array_split(rows[:300], 5):
+        split.learn_many(part)
+    expected = whole.score_many(rows[300:])
+    pieces = [split.score_many(part) for part in np.array_split(rows[300:], [1, 2, 50, 51])]
+    np.testing.assert_allclose(np.concatenate(pieces), expected, rtol=1e-9)
+    raw = PCAT2Q(warmup=300, smooth=1)
+    raw.learn_many(rows[:300])
+    noisy = rows[300:].copy()
+    noisy[::50, 1] += 2.5  # single-row glitches: a third of their size after the mean of three
+    glitches = raw.score_many(noisy)[::50], whole.score_many(noisy)[::50]
+    assert (glitches[0] >= 1.0).all() and glitches[1].mean() < 0.5 * glitches[0].mean()
+    held = noisy.copy()
+    held[200:260, 1] += 30.0  # a lasting fault still shows, from its third row at the latest
+    scores = PCAT2Q(warmup=300, smooth=3)
+    scores.learn_many(rows[:300])
+    assert (scores.score_many(held)[202:260] >= 1.0).all()
+    with pytest.raises(ValidationError):
+        PCAT2Q(smooth=0)
+
+
+def test_judge_scores_then_learns_only_what_was_not_anomalous() -> None:
+    detector = RobustZ(window=100, threshold=5.0, warmup=50, refresh=1)
+    rule = AlarmRule(on_delay=2, off_delay=3)
+    scores, active = judge(detector, rule, _noise(60))
+    assert np.isnan(scores).all() and not active.any() and detector.count == 60
+    batch = _noise(10, seed=3)
+    batch[4:7] = 100.0
+    scores, active = judge(detector, rule, batch)
+    assert (scores[4:7] >= 1.0).all() and detector.count == 60 + 7  # the three were not learned
+    assert active.tolist() == [False] * 5 + [True] * 4 + [False]  # raised at the 2nd, cleared
+    assert not rule.active  # at the 3rd normal value after
 
 
 def test_multivariate_factory() -> None:

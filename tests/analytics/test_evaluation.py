@@ -170,3 +170,29 @@ def test_cli_says_where_to_download_when_the_data_is_missing(tmp_path: Path) -> 
         app, ["eval", "anomaly", "--dataset", "nab", "--data", str(tmp_path), "--detector", "pca"]
     )
     assert wrong.exit_code == 1
+
+
+def test_the_evaluation_measures_what_the_service_does() -> None:
+    """The benchmarks stream data through the same step as the live service: the same alarms at
+    the same samples for a signal with spikes and a lasting shift (which, never learned, keeps its
+    alarm), batch by batch."""
+    from werk.analytics.detectors import alarm_rule, univariate
+    from werk.analytics.evaluation import stream
+    from werk.analytics.service import AnalyticsService, SignalWatch, Watchlist
+    from werk.core import NS_PER_S, SampleBatch
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(20.0, 1.0, 1500)
+    values[[700, 701, 702, 703, 704, 705, 900]] += 25.0
+    values[1200:] += 40.0
+    watch = SignalWatch("m.t", "m", detector=univariate("robust-z"), detector_name="robust-z")
+    service = AnalyticsService(Watchlist(signals={"m.t": watch}))
+    changes = []
+    for start in range(0, len(values), 50):
+        at = (start + np.arange(50)) * NS_PER_S
+        batch = SampleBatch.of("m.t", at, values[start : start + 50])
+        changes += [(c.raised, c.at // NS_PER_S) for c in service.process(batch)]
+    _, active = stream(univariate(), alarm_rule(), values, batch=50)
+    moved = np.flatnonzero(active != np.r_[False, active[:-1]])
+    assert changes == [(bool(active[i]), int(i)) for i in moved]
+    assert [raised for raised, _ in changes] == [True, False, True]  # 700s burst; 1200 holds

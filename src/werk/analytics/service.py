@@ -14,6 +14,7 @@ anomalous so an anomaly does not teach the detector that it is normal.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from werk.analytics.base import ANOMALOUS, Detector, Explains, top_contributors
 from werk.analytics.conditions import Condition, describe
-from werk.analytics.detectors import AlarmRule, alarm_rule
+from werk.analytics.detectors import AlarmRule, alarm_rule, judge
 from werk.analytics.limits import LimitState
 from werk.analytics.spc import SpcProcessor
 from werk.core import SAMPLES, Bus, Event, Quality, SampleBatch
@@ -168,7 +169,10 @@ class AnalyticsService:
         async with bus.subscribe(f"{SAMPLES}.>", name="analytics") as subscription:
             async for message in subscription:
                 try:
-                    conditions = self.process(message.payload)
+                    # in a worker thread: the loop stays free to hand the same batch to the
+                    # recorder, whose commit (in its own thread, outside the GIL) then overlaps
+                    # with the scoring instead of waiting behind it
+                    conditions = await asyncio.to_thread(self.process, message.payload)
                 except Exception:  # one bad batch must not stop the watching
                     log.exception("analytics: a batch could not be processed; going on")
                     continue
@@ -183,7 +187,9 @@ class AnalyticsService:
             return []
         self.batches += 1
         self.values += len(batch)
-        order = np.argsort(batch.index, kind="stable")
+        # usable samples only (quality below BAD, finite), grouped by signal in arrival order
+        usable = np.flatnonzero((batch.quality < Quality.BAD) & np.isfinite(batch.values))
+        order = usable[np.argsort(batch.index[usable], kind="stable")]
         bounds = np.searchsorted(batch.index[order], np.arange(len(batch.names) + 1))
         found: list[Condition] = []
         machines: dict[int, MachineWatch] = {}
@@ -193,10 +199,6 @@ class AnalyticsService:
             if watch is None and members is None:
                 continue
             rows = order[bounds[code] : bounds[code + 1]]
-            if not len(rows):
-                continue
-            usable = (batch.quality[rows] < Quality.BAD) & np.isfinite(batch.values[rows])
-            rows = rows[usable]
             if not len(rows):
                 continue
             if watch is not None:
@@ -216,11 +218,11 @@ class AnalyticsService:
         if watch.detector is not None:
             watch.drift.add(values)
             scores, episodes = _judge(watch.detector, watch.rule, values)
-            judged = np.isfinite(scores)
-            watch.scored += int(judged.sum())
-            watch.anomalous += int((scores[judged] >= ANOMALOUS).sum())
-            if judged.any():
-                watch.last_score = float(scores[judged][-1])
+            with np.errstate(invalid="ignore"):
+                watch.anomalous += int(np.count_nonzero(scores >= ANOMALOUS))
+            watch.scored += len(scores) - int(np.count_nonzero(np.isnan(scores)))
+            if scores[-1] == scores[-1]:  # not NaN: the newest judged score
+                watch.last_score = float(scores[-1])
             for raised, at in episodes:
                 found.append(
                     Condition(
@@ -284,7 +286,10 @@ class AnalyticsService:
             if raised and isinstance(machine.detector, Explains):
                 shares = machine.detector.contributions(rows[at])
                 contributors = top_contributors(list(machine.signals), shares)
-            named = ", ".join(c["signal"] for c in contributors)
+            # name the inputs that matter: the top one, and any other with a sizeable share
+            named = ", ".join(
+                c["signal"] for i, c in enumerate(contributors) if i == 0 or c["share"] >= 0.2
+            )
             message = (
                 f"{machine.asset}: anomaly ({machine.detector_name}) across its signals"
                 + (f", mostly {named}" if named else "")
@@ -313,15 +318,13 @@ class AnalyticsService:
 def _judge(
     detector: Detector, rule: AlarmRule, X: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], list[tuple[bool, int]]]:
-    """Score, then learn what was not anomalous (an anomaly must not teach the detector it is
-    normal); the alarm rule's on/off delays turn scores into episodes: ``(raised, position)``."""
-    scores = detector.score_many(X)
-    with np.errstate(invalid="ignore"):
-        normal = ~(scores >= ANOMALOUS)
-    detector.learn_many(X[normal])
+    """:func:`werk.analytics.detectors.judge` (what the benchmarks measure), with the alarm
+    state's changes as episodes: ``(raised, position)``."""
     before = rule.active
-    active = rule.apply(scores)
-    previous = np.r_[before, active[:-1]]
+    scores, active = judge(detector, rule, X)
+    if not active.any() and not before:
+        return scores, []
+    previous = np.concatenate(([before], active[:-1]))
     return scores, [(bool(active[i]), int(i)) for i in np.flatnonzero(active != previous)]
 
 
@@ -367,7 +370,9 @@ def _limit_changes(
     values: npt.NDArray[np.float64],
 ) -> list[Condition]:
     assert watch.limits is not None
-    previous = np.r_[was, active[:-1]]
+    if not active.any() and not was:
+        return []
+    previous = np.concatenate(([was], active[:-1]))
     found = []
     for i in np.flatnonzero(active != previous):
         raised = bool(active[i])

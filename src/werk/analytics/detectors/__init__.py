@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from werk.analytics.base import Detector
+import numpy as np
+import numpy.typing as npt
+
+from werk.analytics.base import ANOMALOUS, Detector, FloatArray
 from werk.analytics.detectors.alarm import AlarmRule
 from werk.analytics.detectors.multivariate import PCAT2Q, HalfSpaceTrees, IsolationForest
 from werk.analytics.detectors.univariate import EWMAChart, RobustZ, Seasonal
@@ -26,31 +29,36 @@ MULTIVARIATE: Mapping[str, type] = MappingProxyType(
 
 DEFAULT_UNIVARIATE: tuple[str, Mapping[str, Any]] = (
     "robust-z",
-    MappingProxyType({"window": 256, "threshold": 6.0}),
+    MappingProxyType({"window": 2048, "threshold": 6.0, "warmup": 256, "refresh": 256}),
 )
-"""Robust z-score over the last 256 samples, anomalous beyond 6 robust standard deviations."""
+"""Robust z-score over the last 2048 learned samples, anomalous beyond 6 robust standard
+deviations. A long reference (a week at 5-minute samples, half an hour at 1 Hz) holds the
+signal's ordinary excursions, so they do not alarm (docs/analytics/anomaly.md: 256 before)."""
 
 DEFAULT_MULTIVARIATE: tuple[str, Mapping[str, Any]] = (
     "pca",
-    MappingProxyType({"warmup": 400, "variance": 0.85, "confidence": 0.999}),
+    MappingProxyType({"warmup": 400, "variance": 0.85, "confidence": 0.999, "smooth": 3}),
 )
-"""PCA T²+Q fitted on 400 normal rows, limits at 99.9 % (SKAB's reference settings)."""
+"""PCA T²+Q fitted on 400 normal rows, limits at 99.9 % (SKAB's reference settings), each row
+judged by the mean of it and the two before it (less noise, so an episode's alarm holds)."""
 
 DEFAULT_ALARM: Mapping[str, int] = MappingProxyType({"on_delay": 5, "off_delay": 60})
 """Raise after 5 anomalous samples in a row; clear after 60 normal ones."""
 
 
 def univariate(name: str | None = None, **options: Any) -> Detector:
-    """A univariate detector by name (``robust-z``, ``ewma``, ``seasonal``); none: the default."""
-    if name is None:
+    """A univariate detector by name (``robust-z``, ``ewma``, ``seasonal``); none: the default.
+    The default's name alone (as werk.toml's ``detector = "robust-z"``) gets the default options."""
+    if name is None or name == DEFAULT_UNIVARIATE[0]:
         name, defaults = DEFAULT_UNIVARIATE
         options = {**defaults, **options}
     return _build(UNIVARIATE, name, options, "univariate")
 
 
 def multivariate(name: str | None = None, **options: Any) -> Detector:
-    """A multivariate detector by name (``pca``, ``iforest``, ``hst``); no name: the default."""
-    if name is None:
+    """A multivariate detector by name (``pca``, ``iforest``, ``hst``); no name: the default.
+    The default's name alone gets the default options."""
+    if name is None or name == DEFAULT_MULTIVARIATE[0]:
         name, defaults = DEFAULT_MULTIVARIATE
         options = {**defaults, **options}
     return _build(MULTIVARIATE, name, options, "multivariate")
@@ -59,6 +67,23 @@ def multivariate(name: str | None = None, **options: Any) -> Detector:
 def alarm_rule(**options: int) -> AlarmRule:
     """The alarm rule with the default delays, overridden by ``options``."""
     return AlarmRule(**{**DEFAULT_ALARM, **options})
+
+
+def judge(
+    detector: Detector, rule: AlarmRule, X: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """One batch as werk watches it: score ``X`` against what was learned before, learn the rows
+    that were not anomalous (NaN, warming up, counts as normal: an anomaly must not teach the
+    detector that it is normal), and turn the scores into the alarm state per row with ``rule``.
+
+    The analytics service and the benchmarks (:mod:`werk.analytics.evaluation`) both call this,
+    so the published figures measure what runs live. Returns ``(scores, active)``.
+    """
+    scores = np.asarray(detector.score_many(X), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        normal = ~(scores >= ANOMALOUS)
+    detector.learn_many(X if normal.all() else X[normal])
+    return scores, rule.apply(scores)
 
 
 def _build(kinds: Mapping[str, type], name: str, options: dict[str, Any], what: str) -> Detector:
@@ -86,6 +111,7 @@ __all__ = [
     "RobustZ",
     "Seasonal",
     "alarm_rule",
+    "judge",
     "multivariate",
     "univariate",
 ]

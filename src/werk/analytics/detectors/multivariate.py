@@ -53,6 +53,25 @@ def _rows(X: FloatArray) -> FloatArray:
     return rows
 
 
+def _rolling_mean(rows: FloatArray, tail: FloatArray, span: int) -> tuple[FloatArray, FloatArray]:
+    """Each row replaced by the mean of it and the complete rows before it, ``span`` in all
+    (fewer at the start of the stream); ``tail`` holds the last ``span - 1`` complete rows of the
+    previous call and the new tail is returned. Rows with a missing value stay as they are (they
+    are not judged) and are not averaged into later rows."""
+    if span <= 1 or not len(rows):
+        return rows, tail
+    complete = np.isfinite(rows).all(axis=1)
+    if tail.shape[1:] != rows.shape[1:]:
+        tail = np.zeros((0, rows.shape[1]))
+    history = np.concatenate((tail, rows[complete]))
+    totals = np.concatenate((np.zeros((1, rows.shape[1])), np.cumsum(history, axis=0)))
+    end = np.arange(len(tail) + 1, len(history) + 1)
+    start = np.maximum(end - span, 0)
+    out = rows.copy()
+    out[complete] = (totals[end] - totals[start]) / (end - start)[:, None]
+    return out, history[max(0, len(history) - (span - 1)) :]
+
+
 class _WarmUp:
     """Collects the first ``warmup`` complete rows, then fits once."""
 
@@ -157,15 +176,24 @@ class PCAT2Q(_WarmUp):
     """Hotelling's T² and Q (SPE) on a PCA of the warm-up rows, with control limits."""
 
     def __init__(
-        self, warmup: int = 400, variance: float = 0.85, confidence: float = 0.999
+        self,
+        warmup: int = 400,
+        variance: float = 0.85,
+        confidence: float = 0.999,
+        smooth: int = 3,
     ) -> None:
         super().__init__(warmup)
         if not 0 < variance <= 1:
             raise ValidationError("variance must be in (0, 1]", field="variance", rule="(0, 1]")
         if not 0.5 < confidence < 1:
             raise ValidationError("confidence in (0.5, 1)", field="confidence", rule="(0.5, 1)")
+        if smooth < 1:
+            raise ValidationError("smooth must be >= 1", field="smooth", rule=">= 1")
         self.variance = float(variance)
         self.confidence = float(confidence)
+        self.smooth = int(smooth)
+        self._learned_tail = np.zeros((0, 0))
+        self._scored_tail = np.zeros((0, 0))
         self.components = 0
         self.t2_limit = math.nan
         self.q_limit = math.inf
@@ -217,8 +245,16 @@ class PCAT2Q(_WarmUp):
         residual = Z - scores @ self._loadings.T
         return t2, (residual**2).sum(axis=1)
 
+    def learn_many(self, X: FloatArray) -> None:
+        rows, self._learned_tail = _rolling_mean(_rows(X), self._learned_tail, self.smooth)
+        super().learn_many(rows)
+
     def score_many(self, X: FloatArray) -> FloatArray:
-        t2, q = self.statistics(X)
+        """T²/T²lim or Q/Qlim, whichever is larger, of each row (of its rolling mean over the
+        ``smooth`` rows scored up to it: with ``smooth`` > 1, each call continues the rows of
+        the call before)."""
+        rows, self._scored_tail = _rolling_mean(_rows(X), self._scored_tail, self.smooth)
+        t2, q = self.statistics(rows)
         return np.maximum(t2 / self.t2_limit, q / self.q_limit)
 
     def _contributions(self, Z: FloatArray) -> FloatArray:
