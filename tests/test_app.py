@@ -43,7 +43,7 @@ async def test_demo_feed_records_and_shutdown_commits_everything(tmp_path: Path)
         await asyncio.sleep(0.8)
         live = runtime.state.get()
         assert set(live) == set(runtime.catalog)  # the feed and the demo plant agree
-        assert len(live) == 15
+        assert len(live) == 18
         # Starting the virtual plant's OPC UA server holds the event loop for a moment (asyncua
         # builds its address space): signals may lag then, and must be fresh again soon after.
         deadline = time.monotonic() + 15

@@ -35,7 +35,7 @@ async def test_a_dismissed_alarm_shows_as_low_precision_with_a_finding(tmp_path:
     # m1.a's limit alarm, and stale-data alarms of the signals that never reported
     assert answer["alarms"]["rates"]["alarms"] >= 1
     assert any("precision 0%" in f for f in answer["findings"])
-    assert answer["quality"]["m1"]["signals"] == 4
+    assert answer["quality"]["m1"]["signals"] == 5
     assert any("m1: only" in f for f in answer["findings"])  # three of its signals never reported
     assert {d["source"] for d in answer["detectors"]} == {"m1.a", "m1"}
     assert answer["changes"] == [] and answer["predictions"]["outcomes"] == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from werk.api.app import create_api
 from werk.app import open_runtime
@@ -97,7 +98,7 @@ async def test_api_shows_coverage_and_detectors(tmp_path: Path) -> None:
         ) as client:
             answer = (await client.get("/api/v1/quality", params={"asset": "m1"})).json()
             row = answer["assets"]["m1"]
-            assert row["signals"] == 4 and row["covered"] == 1 and row["coverage"] == 0.25
+            assert row["signals"] == 5 and row["covered"] == 1 and row["coverage"] == 0.2
             assert row["problems"]["m1.b"] == ["newest sample bad"]
             assert row["problems"]["m1.count"] == ["never reported"]
             detectors = (await client.get("/api/v1/detectors")).json()
@@ -114,3 +115,22 @@ async def test_analytics_can_be_switched_off(tmp_path: Path) -> None:
         await runtime.ingest(batch, source="test")
         stored = await runtime.query(runtime.store.read, "m1.a", 0, 2**62)
         assert stored.quality.tolist() == [Quality.GOOD]
+
+
+async def test_oee_reads_the_signals_and_ideal_cycle_the_plant_file_names(tmp_path: Path) -> None:
+    async with open_runtime(settings(tmp_path)) as runtime:
+        now = runtime.clock.now_ns()
+        start = now - 3600 * NS_PER_S
+        ts = start + np.arange(0, 3600, 4) * NS_PER_S  # one part every 4 s, always running
+        await runtime.ingest(SampleBatch.of("m1.machine-state", ts, np.zeros(len(ts))), source="t")
+        await runtime.ingest(SampleBatch.of("m1.count", ts, np.arange(len(ts))), source="t")
+        app = create_api(runtime)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://werk.test"
+        ) as client:
+            params = {"asset": "m1", "start": str(start), "end": str(ts[-1]), "by": "total"}
+            answer = await client.get("/api/v1/oee", params=params)
+    assert answer.status_code == 200, answer.text
+    [machine] = answer.json()["assets"]
+    assert machine["ideal_cycle_s"] == 4.0  # the plant file's, not the default 2 s
+    assert machine["total"]["performance"] == pytest.approx(1.0, abs=0.01)

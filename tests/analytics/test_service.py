@@ -45,6 +45,9 @@ parent = "line"
 [assets.m1.analytics]
 multivariate = "pca"
 signals = ["a", "b", "c"]
+ideal_cycle_s = 4.0
+count_signal = "count"
+state_signal = "mode"
 
 [assets.m1.signals.a]
 expected_interval_s = 1.0
@@ -60,6 +63,10 @@ analytics = { detector = "off", flatline_s = 30 }
 
 [assets.m1.signals.count]
 data_type = "long"
+
+[assets.m1.signals.mode]
+id = "m1.machine-state"
+data_type = "int"
 """
 
 
@@ -101,7 +108,9 @@ def test_the_plant_file_decides_what_watches_each_signal(tmp_path: Path) -> None
     assert watches["m1.a"].limits is not None
     assert watches["m1.b"].detector is None and watches["m1.b"].spc is not None
     assert "m1.c" not in watches  # detector off, no limits, no SPC
-    assert "m1.count" not in watches  # counters get no default detector
+    assert (
+        "m1.count" not in watches and "m1.machine-state" not in watches
+    )  # counters get no default detector
     [machine] = service.watchlist.machines
     assert (machine.asset, machine.signals) == ("m1", ("m1.a", "m1.b", "m1.c"))
 

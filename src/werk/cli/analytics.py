@@ -33,7 +33,10 @@ ConfigOption = Annotated[
 Since = Annotated[str, typer.Option(help="start: 24h (ago), ISO 8601 or ns")]
 Until = Annotated[str, typer.Option(help="end: now, ISO 8601 or ns")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's answer as JSON")]
-IdealCycle = Annotated[float, typer.Option(help="ideal cycle time per part, s")]
+IdealCycle = Annotated[
+    float | None,
+    typer.Option(help="ideal cycle time per part, s (default: the plant file's, else 2)"),
+]
 Shifts = Annotated[
     str | None, typer.Option(help="shifts, e.g. early=06:00-14:00,late=14:00-22:00 (API default)")
 ]
@@ -141,7 +144,7 @@ def render_oee(body: dict[str, Any], out: Console = console) -> None:
             "MTBF min",
             "MTTR min",
             title=f"{escape(machine['asset'])}: OEE by {body['by']} "
-            f"(ideal cycle {body['ideal_cycle_s']:g} s)",
+            f"(ideal cycle {machine['ideal_cycle_s']:g} s)",
         )
         for row in [*machine["periods"], {**machine["total"], "period": "total"}]:
             losses = row["losses"]
@@ -225,7 +228,7 @@ def oee_command(
     since: Since = "24h",
     until: Until = "now",
     by: Annotated[str, typer.Option(help="shift, day or total")] = "shift",
-    ideal_cycle: IdealCycle = 2.0,
+    ideal_cycle: IdealCycle = None,
     shifts: Shifts = None,
     tz: Zone = "UTC",
     breaks: Annotated[str | None, typer.Option(help="planned breaks, e.g. 12:00-12:30")] = None,
@@ -263,7 +266,7 @@ def compare_command(
     days: Annotated[int, typer.Option(help="days on each side")] = 14,
     method: Annotated[str, typer.Option(help="welch or bootstrap")] = "welch",
     confidence: Annotated[float, typer.Option(help="e.g. 0.95")] = 0.95,
-    ideal_cycle: IdealCycle = 2.0,
+    ideal_cycle: IdealCycle = None,
     shifts: Shifts = None,
     tz: Zone = "UTC",
     as_json: JsonFlag = False,

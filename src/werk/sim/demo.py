@@ -1,8 +1,9 @@
 """A built-in signal generator for ``werk demo`` until the virtual plant lands.
 
-Three machines of a small press line, each with temperature, vibration, spindle current, pressure
-and a parts counter, sampled at 10 Hz with noise, slow drift and a daily cycle. It publishes
-through ``Runtime.ingest`` like any producer, so the demo exercises the real recorder and store.
+Three machines of a small press line, each with temperature, vibration, spindle current, pressure,
+a parts counter and its state (always running), sampled at 10 Hz with noise, slow drift and a
+daily cycle. It publishes through ``Runtime.ingest`` like any producer, so the demo exercises the
+real recorder and store.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _KINDS = {
     "current": (32.0, 1.0),
     "pressure": (180.0, 2.0),
     "parts": (0.0, 0.0),
+    "state": (0.0, 0.0),  # 0: running (the built-in feed's machines never stop)
 }
 
 # The demo line's twin: assets, nameplates and these signals (units, ranges, expected interval).

@@ -418,6 +418,10 @@ def _typed(quantity: str, value: float) -> tuple[float | int, Any]:
     return value, DataType.DOUBLE
 
 
+def _data_type(quantity: str) -> str:
+    return "long" if quantity in ("parts", "state") else "double"
+
+
 def _ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -439,13 +443,11 @@ async def follow_faults(bus: Bus) -> None:
 def demo_bindings(machines: Sequence[str], quantities: Sequence[str]) -> list[Binding]:
     """OPC UA bindings of the demo plant's signals (``press1.temperature`` and so on)."""
     return [
-        Binding(f"{m}.{q}", node_id(m, q), "long" if q == "parts" else "double", m)
-        for m in machines
-        for q in quantities
+        Binding(f"{m}.{q}", node_id(m, q), _data_type(q), m) for m in machines for q in quantities
     ]
 
 
-DEMO_QUANTITIES = ("temperature", "vibration", "current", "pressure", "parts")
+DEMO_QUANTITIES = ("temperature", "vibration", "current", "pressure", "parts", "state")
 HANDOVER_S = 15.0  # the longest the built-in feed waits for the demo's connectors
 
 
@@ -496,7 +498,7 @@ async def run_virtual_demo(
                 Binding(
                     f"{m}.{q}",
                     f"{plant.group}/{plant.node}/{m}:{q}",
-                    "long" if q == "parts" else "double",
+                    _data_type(q),
                     m,
                 )
                 for m in MACHINES[-1:]

@@ -239,11 +239,26 @@ def _calendar(shifts: str, tz: str, breaks: str | None) -> oee_calc.ShiftCalenda
     return oee_calc.ShiftCalendar.parse(shifts, tz, breaks)
 
 
+def _oee_signals(runtime: Runtime, asset: str) -> tuple[str, str, str]:
+    """The ids of the asset's state, good-parts and scrap signals: the plant file's
+    ``analytics.state_signal`` / ``count_signal`` (default ``state``, ``parts``) and ``scrap``."""
+    names = {"state": "state", "parts": "parts", "scrap": "scrap"}
+    ids: dict[str, str] = {}
+    plant = runtime.plant
+    if plant is not None and asset in plant:
+        described = plant.asset(asset)
+        names["state"] = described.analytics.state_signal
+        names["parts"] = described.analytics.count_signal
+        ids = {s.name: s.id for s in described.signals}
+    state, parts, scrap = (ids.get(n) or f"{asset}.{n}" for n in names.values())
+    return state, parts, scrap
+
+
 async def _machine(
     runtime: Runtime, asset: str, start: int, end: int, small_stop_s: float
 ) -> oee_calc.MachineHistory:
     """The asset's state and counters from the store; 404 for an asset nobody has heard of."""
-    state, parts, scrap = f"{asset}.state", f"{asset}.parts", f"{asset}.scrap"
+    state, parts, scrap = _oee_signals(runtime, asset)
 
     def read() -> tuple[Any, Any, Any, list[str]]:
         names = runtime.store.signal_names()
