@@ -276,3 +276,20 @@ def test_alarm_rule_delays_and_batch_independence() -> None:
     assert alarm_rule().on_delay >= 1
     with pytest.raises(ValidationError):
         AlarmRule(on_delay=0)
+
+
+def test_a_lasting_change_becomes_the_new_normal_and_its_alarm_clears() -> None:
+    from werk.analytics.detectors import ADAPT_AFTER, alarm_rule, judge, univariate
+
+    rng = np.random.default_rng(11)
+    values = np.r_[rng.normal(10, 1, 3000), rng.normal(30, 1, 6000)]  # a new operating point
+    detector, rule = univariate(), alarm_rule()
+    active = np.concatenate(
+        [judge(detector, rule, values[i : i + 100])[1] for i in range(0, 9000, 100)]
+    )
+    changes = np.flatnonzero(np.diff(active.astype(int)))
+    assert len(changes) == 2, "raised once, cleared once"
+    raised, cleared = changes + 1
+    assert 3000 <= raised < 3010
+    # held ADAPT_AFTER rows, learnt until the median moved (half the window), then the off-delay
+    assert raised + ADAPT_AFTER < cleared < 9000

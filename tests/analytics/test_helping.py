@@ -6,9 +6,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from rich.console import Console
 
 from werk.api.app import create_api
 from werk.app import open_runtime
+from werk.cli.analytics import render_helping, render_quality
 from werk.core import NS_PER_S, SampleBatch
 
 from .test_pipeline import events_of, settings
@@ -30,6 +32,7 @@ async def test_a_dismissed_alarm_shows_as_low_precision_with_a_finding(tmp_path:
             transport=httpx.ASGITransport(app=app), base_url="http://werk.test"
         ) as client:
             answer = (await client.get("/api/v1/helping")).json()
+            quality = (await client.get("/api/v1/quality")).json()
     assert answer["alarms"]["precision"]["precision"] == 0.0
     assert answer["alarms"]["precision"]["false"] == 1
     # m1.a's limit alarm, and stale-data alarms of the signals that never reported
@@ -39,3 +42,10 @@ async def test_a_dismissed_alarm_shows_as_low_precision_with_a_finding(tmp_path:
     assert any("m1: only" in f for f in answer["findings"])  # three of its signals never reported
     assert {d["source"] for d in answer["detectors"]} == {"m1.a", "m1"}
     assert answer["changes"] == [] and answer["predictions"]["outcomes"] == 0
+
+    out = Console(record=True, width=200)
+    render_helping(answer, out)
+    render_quality(quality["assets"], out)
+    text = out.export_text()
+    assert "alarm precision 0%" in text and "precision 0.0 %" in text
+    assert "robust-z" in text and "m1.count: never reported" in text

@@ -15,9 +15,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from werk.cli.http import raise_for_answer
+from werk.cli.http import api_url, call_api
 from werk.cli.output import console, fail
-from werk.core import WerkError, iso, parse_duration
+from werk.core import iso, parse_duration
 
 alarms_app = typer.Typer(
     help="Alarms: list, acknowledge, shelve; audit trail and KPIs.", no_args_is_help=True
@@ -41,42 +41,6 @@ _STATE_STYLE = {
     "shelved": "dim",
     "normal": "green",
 }
-
-
-def _base_url(api: str | None, config: Path | None) -> str:
-    if api:
-        return api.rstrip("/")
-    from werk.settings import load_settings
-
-    if config is None and Path("werk.toml").is_file():
-        config = Path("werk.toml")
-    try:
-        return load_settings(config).api.url
-    except WerkError as error:
-        raise fail(str(error)) from None
-
-
-def _call(
-    method: str,
-    base: str,
-    path: str,
-    token: str | None,
-    *,
-    params: dict[str, Any] | None = None,
-    body: dict[str, Any] | None = None,
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(
-            method, f"{base}/api/v1{path}", params=params, json=body, headers=headers, timeout=30
-        )
-    except httpx.TransportError as error:
-        raise fail(f"cannot reach werk at {base}: {type(error).__name__}") from None
-    try:
-        raise_for_answer(response)
-    except WerkError as error:
-        raise fail(str(error)) from None
-    return response.json()
 
 
 def _quoted(alarm_id: str) -> str:
@@ -108,9 +72,9 @@ def list_command(
         "source": source,
         "asset": asset,
     }
-    body = _call(
+    body = call_api(
         "GET",
-        _base_url(api, config),
+        api_url(api, config),
         "/alarms",
         token,
         params={k: v for k, v in params.items() if v},
@@ -148,8 +112,8 @@ def ack_command(
     if verdict is not None and verdict.lower() not in ("real", "false"):
         raise fail(f"--verdict {verdict!r}: real or false")
     body = {"verdict": verdict.lower() if verdict else None, "comment": comment}
-    alarm = _call(
-        "POST", _base_url(api, config), f"/alarms/{_quoted(alarm_id)}/acknowledge", token, body=body
+    alarm = call_api(
+        "POST", api_url(api, config), f"/alarms/{_quoted(alarm_id)}/acknowledge", token, body=body
     )
     console.print(
         f"{escape(alarm['id'])}: {alarm['state']} (acknowledged by "
@@ -171,9 +135,9 @@ def shelve_command(
         seconds = parse_duration(duration) / 1e9
     except ValueError as error:
         raise fail(str(error)) from None
-    alarm = _call(
+    alarm = call_api(
         "POST",
-        _base_url(api, config),
+        api_url(api, config),
         f"/alarms/{_quoted(alarm_id)}/shelve",
         token,
         body={"duration_s": seconds, "reason": reason},
@@ -192,7 +156,7 @@ def unshelve_command(
     config: ConfigOption = None,
 ) -> None:
     """Show a shelved alarm again (operator token)."""
-    alarm = _call("POST", _base_url(api, config), f"/alarms/{_quoted(alarm_id)}/unshelve", token)
+    alarm = call_api("POST", api_url(api, config), f"/alarms/{_quoted(alarm_id)}/unshelve", token)
     console.print(f"{escape(alarm['id'])}: {alarm['state']}")
 
 
@@ -209,7 +173,7 @@ def history_command(
     params: dict[str, Any] = {"start": since, "limit": limit}
     if alarm_id:
         params["alarm"] = alarm_id
-    body = _call("GET", _base_url(api, config), "/alarms/history", token, params=params)
+    body = call_api("GET", api_url(api, config), "/alarms/history", token, params=params)
     table = Table("time (UTC)", "alarm", "transition", "state", "by", "note")
     for event in body["events"]:
         data = event["data"]
@@ -236,7 +200,7 @@ def kpis_command(
 ) -> None:
     """Is it helping? Alarm precision, rates per operator against ISA-18.2, floods, bad actors."""
     params = {"start": since} if until == "now" else {"start": since, "end": until}
-    figures = _call("GET", _base_url(api, config), "/alarms/kpis", token, params=params)
+    figures = call_api("GET", api_url(api, config), "/alarms/kpis", token, params=params)
     if as_json:
         console.print_json(data=figures)
         return

@@ -1,4 +1,5 @@
-"""``werk analytics``: SPC charts, OEE and before/after KPI comparison from a running werk.
+"""``werk analytics``: SPC charts, OEE, before/after KPIs, data quality and "is it helping?"
+from a running werk.
 
 Every command asks the API (``--api``, default the configured URL) with a token (``--token`` or
 ``WERK_TOKEN``; a viewer token reads, marking a change needs an engineer's), so the figures are
@@ -17,11 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from werk.cli.http import raise_for_answer
+from werk.cli.http import api_url, call_api
 from werk.cli.output import console, fail
-from werk.core import WerkError
 
-analytics_app = typer.Typer(help="SPC, OEE and before/after KPI comparison.", no_args_is_help=True)
+analytics_app = typer.Typer(
+    help='SPC, OEE, before/after KPIs, data quality and "is it helping?".', no_args_is_help=True
+)
 
 ApiOption = Annotated[str | None, typer.Option("--api", help="werk URL (default: configured)")]
 TokenOption = Annotated[
@@ -41,43 +43,6 @@ Shifts = Annotated[
     str | None, typer.Option(help="shifts, e.g. early=06:00-14:00,late=14:00-22:00 (API default)")
 ]
 Zone = Annotated[str, typer.Option("--tz", help="the shifts' time zone, e.g. Europe/Berlin")]
-
-
-def _base_url(api: str | None, config: Path | None) -> str:
-    if api:
-        return api.rstrip("/")
-    from werk.settings import load_settings
-
-    if config is None and Path("werk.toml").is_file():
-        config = Path("werk.toml")
-    try:
-        return load_settings(config).api.url
-    except WerkError as error:
-        raise fail(str(error)) from None
-
-
-def _call(
-    method: str,
-    base: str,
-    path: str,
-    token: str | None,
-    *,
-    params: dict[str, Any] | None = None,
-    body: dict[str, Any] | None = None,
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    query = {k: v for k, v in (params or {}).items() if v is not None}
-    try:
-        response = httpx.request(
-            method, f"{base}/api/v1{path}", params=query, json=body, headers=headers, timeout=60
-        )
-    except httpx.TransportError as error:
-        raise fail(f"cannot reach werk at {base}: {type(error).__name__}") from None
-    try:
-        raise_for_answer(response)
-    except WerkError as error:
-        raise fail(str(error)) from None
-    return response.json()
 
 
 def _share(value: float | None) -> str:
@@ -215,7 +180,7 @@ def spc_command(
         "points": "false",
     }
     path = f"/spc/{httpx.URL('/' + signal).raw_path.decode()[1:]}"
-    body = _call("GET", _base_url(api, config), path, token, params=params)
+    body = call_api("GET", api_url(api, config), path, token, params=params)
     if as_json:
         console.print_json(json.dumps(body))
     else:
@@ -248,7 +213,7 @@ def oee_command(
         "tz": tz,
         "breaks": breaks,
     }
-    body = _call("GET", _base_url(api, config), "/oee", token, params=params)
+    body = call_api("GET", api_url(api, config), "/oee", token, params=params)
     if as_json:
         console.print_json(json.dumps(body))
     else:
@@ -289,7 +254,7 @@ def compare_command(
         "shifts": shifts,
         "tz": tz,
     }
-    body = _call("GET", _base_url(api, config), "/kpis/compare", token, params=params)
+    body = call_api("GET", api_url(api, config), "/kpis/compare", token, params=params)
     if as_json:
         console.print_json(json.dumps(body))
     else:
@@ -308,7 +273,7 @@ def mark_command(
 ) -> None:
     """Mark a change (engineer token), to compare KPIs before and after it later."""
     body = {"title": title, "description": description, "at": at, "asset": asset}
-    made = _call("POST", _base_url(api, config), "/changes", token, body=body)
+    made = call_api("POST", api_url(api, config), "/changes", token, body=body)
     console.print(f"marked {made['id']}: {escape(made['title'])} at {made['at']}")
 
 
@@ -320,7 +285,7 @@ def changes_command(
     config: ConfigOption = None,
 ) -> None:
     """The marked changes of the last year, newest first."""
-    body = _call("GET", _base_url(api, config), "/changes", token, params={"asset": asset})
+    body = call_api("GET", api_url(api, config), "/changes", token, params={"asset": asset})
     table = Table("id", "at (UTC)", "asset", "title", "by")
     for c in body["changes"]:
         table.add_row(
@@ -331,3 +296,80 @@ def changes_command(
             escape(c["user"] or ""),
         )
     console.print(table)
+
+
+def render_helping(body: dict[str, Any], out: Console = console) -> None:
+    """The "is it helping?" page: findings first, then each part's headline figures."""
+    out.print(f"[bold]Is it helping?[/] {body['start'][:19]} – {body['end'][:19]} UTC")
+    for finding in body["findings"] or ["nothing needs a look"]:
+        out.print(f"  • {escape(finding)}")
+    alarms = body["alarms"]
+    precision = alarms["precision"]
+    rates = alarms["rates"]
+    out.print(
+        f"alarms: {rates['alarms']}, {rates['per_operator_hour']} per operator-hour "
+        f"({rates['benchmark']}), precision {_share(precision['precision'])} "
+        f"({precision['real']} real, {precision['false']} false, {precision['unjudged']} unjudged)"
+    )
+    table = Table("detector", "on", "anomalous", "worst input drift (PSI)", "active")
+    for d in body["detectors"]:
+        drift = d["drift"] or {}
+        table.add_row(
+            escape(d["detector"]),
+            escape(d["source"]),
+            _share(d["anomalous_share"]),
+            _number(drift.get("worst_psi")),
+            "yes" if d["active"] else "",
+        )
+    if body["detectors"]:
+        out.print(table)
+    render_quality(body["quality"], out)
+
+
+def render_quality(assets: dict[str, Any], out: Console = console) -> None:
+    table = Table("asset", "signals", "fresh", "plausible", "coverage", "problems")
+    for asset, row in sorted(assets.items()):
+        problems = "; ".join(f"{s}: {', '.join(why)}" for s, why in row["problems"].items())
+        table.add_row(
+            escape(asset),
+            str(row["signals"]),
+            str(row["fresh"]),
+            str(row["plausible"]),
+            _share(row["coverage"]),
+            escape(problems[:120]),
+        )
+    out.print(table)
+
+
+@analytics_app.command("helping")
+def helping_command(
+    since: Since = "7d",
+    until: Until = "now",
+    as_json: JsonFlag = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Is it helping? Alarm precision and load, detector drift, data-quality coverage."""
+    params = {"start": since, "end": None if until == "now" else until}
+    body = call_api("GET", api_url(api, config), "/helping", token, params=params)
+    if as_json:
+        console.print_json(json.dumps(body))
+    else:
+        render_helping(body)
+
+
+@analytics_app.command("quality")
+def quality_command(
+    asset: Annotated[str | None, typer.Option(help="only this asset")] = None,
+    as_json: JsonFlag = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Data-quality coverage per asset: signals fresh and plausible, and what is wrong."""
+    body = call_api("GET", api_url(api, config), "/quality", token, params={"asset": asset})
+    if as_json:
+        console.print_json(json.dumps(body))
+    else:
+        render_quality(body["assets"])

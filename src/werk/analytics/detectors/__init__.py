@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from werk.analytics.base import ANOMALOUS, Detector, FloatArray
-from werk.analytics.detectors.alarm import AlarmRule
+from werk.analytics.detectors.alarm import AlarmRule, held_runs
 from werk.analytics.detectors.multivariate import PCAT2Q, HalfSpaceTrees, IsolationForest
 from werk.analytics.detectors.univariate import EWMAChart, RobustZ, Seasonal
 from werk.core import ConfigError
@@ -64,6 +64,10 @@ def multivariate(name: str | None = None, **options: Any) -> Detector:
     return _build(MULTIVARIATE, name, options, "multivariate")
 
 
+ADAPT_AFTER = 1024
+"""Rows an alarm must hold before the detector learns the anomalous values as the new normal."""
+
+
 def alarm_rule(**options: int) -> AlarmRule:
     """The alarm rule with the default delays, overridden by ``options``."""
     return AlarmRule(**{**DEFAULT_ALARM, **options})
@@ -72,18 +76,24 @@ def alarm_rule(**options: int) -> AlarmRule:
 def judge(
     detector: Detector, rule: AlarmRule, X: FloatArray
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """One batch as werk watches it: score ``X`` against what was learned before, learn the rows
-    that were not anomalous (NaN, warming up, counts as normal: an anomaly must not teach the
-    detector that it is normal), and turn the scores into the alarm state per row with ``rule``.
+    """One batch as werk watches it: score ``X`` against what was learned before, turn the scores
+    into the alarm state per row with ``rule``, and learn the rows that were not anomalous (NaN,
+    warming up, counts as normal: an anomaly must not teach the detector that it is normal) —
+    unless the alarm has already held for ``ADAPT_AFTER`` rows: a change that lasts that long is
+    a new operating point, and a detector that never learns it would keep its alarm forever.
 
     The analytics service and the benchmarks (:mod:`werk.analytics.evaluation`) both call this,
     so the published figures measure what runs live. Returns ``(scores, active)``.
     """
     scores = np.asarray(detector.score_many(X), dtype=np.float64)
+    held_before = rule.held
+    active = rule.apply(scores)
     with np.errstate(invalid="ignore"):
-        normal = ~(scores >= ANOMALOUS)
-    detector.learn_many(X if normal.all() else X[normal])
-    return scores, rule.apply(scores)
+        learn = ~(scores >= ANOMALOUS)
+    if rule.held > ADAPT_AFTER or held_before > ADAPT_AFTER:
+        learn |= held_runs(active, held_before) > ADAPT_AFTER
+    detector.learn_many(X if learn.all() else X[learn])
+    return scores, active
 
 
 def _build(kinds: Mapping[str, type], name: str, options: dict[str, Any], what: str) -> Detector:

@@ -29,6 +29,11 @@ def _runs(flags: npt.NDArray[np.bool_], carried: int) -> npt.NDArray[np.int64]:
     return np.where(last_false < 0, run + carried, run) * flags
 
 
+def held_runs(active: npt.NDArray[np.bool_], carried: int) -> npt.NDArray[np.int64]:
+    """How many rows in a row the alarm has been active at each row (``carried`` continues)."""
+    return _runs(active, carried)
+
+
 class AlarmRule:
     """Alarm state per sample from scores, with on- and off-delays (in samples)."""
 
@@ -38,6 +43,8 @@ class AlarmRule:
         self.on_delay = int(on_delay)
         self.off_delay = int(off_delay)
         self.active = False
+        self.held = 0
+        """Rows the alarm has been active in a row (0 when it is not)."""
         self._above = 0
         self._below = 0
 
@@ -57,6 +64,7 @@ class AlarmRule:
         index = np.arange(len(values))
         latest = np.maximum.accumulate(np.where(raise_point | clear_point, index, -1))
         active = np.where(latest < 0, self.active, raise_point[np.maximum(latest, 0)])
+        self.held = int(held_runs(active, self.held)[-1])
         self.active = bool(active[-1])
         self._above = int(above[-1])
         self._below = int(below[-1])
@@ -67,6 +75,7 @@ class AlarmRule:
         active = np.zeros(n, dtype=bool)
         if self.active:  # still on until the run of normal samples reaches the off-delay
             active[: max(0, self.off_delay - self._below - 1)] = True
+            self.held = int(held_runs(active, self.held)[-1])
             self.active = bool(active[-1])
         self._above = 0
         self._below += n
