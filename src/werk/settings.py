@@ -195,6 +195,15 @@ class AlarmSettings(_Section):
     webhooks: list[WebhookSettings] = Field(default_factory=list)
 
 
+class SimSettings(_Section):
+    scenarios: str = Field(
+        "scenarios",
+        description="folder of what-if scenario files (.toml) offered by the API and dashboard; "
+        "werk demo falls back to the demo line's",
+    )
+    max_replications: int = Field(100, ge=2, le=10_000, description="per what-if request")
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -229,6 +238,7 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = MaintenanceSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     alarms: AlarmSettings = AlarmSettings()
+    sim: SimSettings = SimSettings()
     spool_directory: str = Field(
         "var/spool", description="store-and-forward files, one folder per connector"
     )

@@ -32,6 +32,7 @@ from werk.api.routes import (
     live,
     maintenance,
     plan,
+    plant,
     quality,
     samples,
     signals,
@@ -98,6 +99,7 @@ def create_api(
         analytics,
         quality,
         helping,
+        plant,
     ):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)

@@ -34,6 +34,8 @@ _KINDS = {
 
 # The demo line's twin: assets, nameplates and these signals (units, ranges, expected interval).
 DEMO_PLANT = Path(__file__).with_name("demo_plant.toml")
+# Its what-if scenarios (the dashboard's planning view offers them when [sim] scenarios is absent).
+DEMO_SCENARIOS = Path(__file__).with_name("scenarios")
 
 
 class DemoFeed:
