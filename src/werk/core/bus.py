@@ -243,3 +243,4 @@ class MemoryBus:
 
 buses: Registry[Bus] = Registry("bus", entry_point_group="werk.buses")
 buses.register("memory", "werk.core.bus:MemoryBus.from_url")
+buses.register("nats", "werk.bus.nats:NatsBus.from_url")  # JetStream, werk[nats]

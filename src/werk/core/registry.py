@@ -26,6 +26,7 @@ _EXTRAS = {
     "paho": "mqtt",
     "pymodbus": "modbus",
     "google": "mqtt",  # protobuf, for Sparkplug B payloads
+    "google.protobuf": "mqtt",
 }
 
 
@@ -71,8 +72,8 @@ def _resolve(target: str) -> Callable[[str], Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        missing = (error.name or "").split(".")[0]
-        if missing in _EXTRAS:
+        missing = error.name or ""
+        if missing in _EXTRAS:  # the package itself is absent (not a module inside it)
             raise MissingExtraError(missing, _EXTRAS[missing]) from error
         raise
     obj: Any = module
