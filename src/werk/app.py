@@ -20,7 +20,7 @@ from werk.runtime import Runtime
 from werk.settings import Settings
 from werk.store.base import open_store
 from werk.store.recorder import Recorder
-from werk.twin.state import LiveState, watch_freshness
+from werk.twin.state import MIN_STALE_S, LiveState, watch_freshness
 
 if TYPE_CHECKING:
     from werk.twin.plant import Plant
@@ -62,6 +62,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         expected_intervals={
             s.id: s.expected_interval_s for s in catalog.values() if s.expected_interval_s
         },
+        min_stale_s=MIN_STALE_S,
     )
     recorder = Recorder(
         bus,

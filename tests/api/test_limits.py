@@ -155,8 +155,10 @@ async def test_unknown_route_and_method_keep_the_error_shape(api: Api) -> None:
 
 
 async def test_index_and_docs(api: Api) -> None:
-    index = await api.client.get("/")
-    assert index.status_code == 200 and 'href="/docs"' in index.text
+    index = await api.client.get("/")  # the dashboard (its browser tests: tests/ui)
+    assert index.status_code == 200 and '<script type="module" src="/ui/app.js">' in index.text
+    script = await api.client.get("/ui/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     schema = (await api.client.get("/openapi.json")).json()

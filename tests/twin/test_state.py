@@ -19,6 +19,13 @@ def test_stale_after_two_missed_intervals():
     assert state.stale(int(2.5 * NS_PER_S)) == {"a", "b"}
 
 
+def test_a_fast_signal_is_stale_only_after_the_floor():
+    state = LiveState(expected_intervals={"a": 0.1}, min_stale_s=5.0)
+    state.update(SampleBatch.of("a", [0], [1.0]))
+    assert state.stale(int(1 * NS_PER_S)) == set()  # ten missed reports: a hiccup
+    assert state.stale(int(5.5 * NS_PER_S)) == {"a"}
+
+
 async def test_freshness_events_once_per_transition():
     clock = SimulatedClock()
     state = LiveState(expected_intervals={"a": 1.0})

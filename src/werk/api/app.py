@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from werk import __version__
@@ -103,6 +104,10 @@ def create_api(
     ):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(system.index_router)
+    from werk.ui import STATIC
+
+    if STATIC.is_dir():  # the dashboard's files (an installation may leave them out)
+        api.mount("/ui", StaticFiles(directory=STATIC), name="ui")
     return api
 
 

@@ -83,7 +83,7 @@ def main(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8080,
+    port: Annotated[int, typer.Option(envvar="WERK_API__PORT", help="HTTP port")] = 8080,
     data_dir: Annotated[Path, typer.Option(help="where the demo keeps its history")] = Path("var"),
 ) -> None:
     """Run werk with a built-in demo line: history, API and live feed on http://127.0.0.1:PORT."""
@@ -106,7 +106,7 @@ def demo(
         base = f"http://127.0.0.1:{port}"
         history = f"{base}/api/v1/history?signal=press1.temperature&start=1m"
         console.print(
-            f"[bold]werk demo[/bold] {__version__}: a press line of 3 machines, 15 signals"
+            f"[bold]werk demo[/bold] {__version__}: a press line of 3 machines, 18 signals"
         )
         console.print(f"  dashboard and API   {base}/")
         console.print(f"  API docs            {base}/docs")

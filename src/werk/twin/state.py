@@ -11,20 +11,27 @@ Latest = dict[str, tuple[int, float, int]]
 # A signal is stale once it has been silent for this many of its expected intervals: one missed
 # report is jitter, two in a row mean the source has stopped.
 STALE_AFTER_INTERVALS = 2.0
+MIN_STALE_S = 5.0  # werk's floor (the composition root passes it): see LiveState
 
 
 class LiveState:
     """Latest (timestamp, value, quality) per signal. A late sample never replaces a newer one.
 
-    ``expected_intervals`` (signal -> seconds between reports) enables the staleness flag.
+    ``expected_intervals`` (signal -> seconds between reports) enables the staleness flag;
+    ``min_stale_s`` is the shortest silence called stale however fast a signal reports (a
+    10 Hz signal that skips a second has hiccupped, not stopped: werk runs with 5 s).
     """
 
     def __init__(
-        self, initial: Latest | None = None, expected_intervals: Mapping[str, float] | None = None
+        self,
+        initial: Latest | None = None,
+        expected_intervals: Mapping[str, float] | None = None,
+        *,
+        min_stale_s: float = 0.0,
     ) -> None:
         self._latest: Latest = dict(initial or {})
         self._limits_ns = {
-            signal: int(seconds * STALE_AFTER_INTERVALS * NS_PER_S)
+            signal: int(max(seconds * STALE_AFTER_INTERVALS, min_stale_s) * NS_PER_S)
             for signal, seconds in (expected_intervals or {}).items()
             if seconds and seconds > 0
         }

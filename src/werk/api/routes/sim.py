@@ -58,7 +58,9 @@ def scenario_folder(runtime: Runtime) -> Path:
 
 def _scenario_files(runtime: Runtime) -> dict[str, Path]:
     folder = scenario_folder(runtime)
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.toml"), key=lambda p: p.stem)}
 
 
 @router.get("/sim/scenarios", summary="The what-if scenarios on offer (the [sim] scenarios folder)")
@@ -121,7 +123,12 @@ async def compare_scenarios(
     return {
         "a": a,
         "b": b,
+        "titles": {"a": first.description or first.name, "b": second.description or second.name},
         "replications": n,
+        "line": {  # each scenario's line KPIs with their own 95 % intervals, side by side
+            kpi: {"a": _estimate(estimate), "b": _estimate(results_b.estimate(kpi))}
+            for kpi, estimate in results_a.line().items()
+        },
         "differences": [
             {
                 "kpi": d.kpi,
@@ -135,6 +142,14 @@ async def compare_scenarios(
             }
             for d in compare(results_a, results_b)
         ],
+    }
+
+
+def _estimate(estimate: Any) -> dict[str, float | None]:
+    return {
+        "mean": _number(estimate.mean),
+        "low": _number(estimate.low),
+        "high": _number(estimate.high),
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from werk.api.auth import Principal, read_access
 from werk.api.params import get_runtime
@@ -76,5 +76,18 @@ _INDEX = """<!doctype html>
 
 
 @index_router.get("/")
-async def index() -> HTMLResponse:
-    return HTMLResponse(_INDEX)
+async def index() -> Response:
+    """The dashboard (werk.ui); its files are under /ui."""
+    from werk.ui import STATIC
+
+    page = STATIC / "index.html"
+    if not page.is_file():  # an installation without the dashboard's files
+        return HTMLResponse(_NO_DASHBOARD, status_code=404)
+    return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+_NO_DASHBOARD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>werk</title></head>
+<body><h1>werk</h1><p>The dashboard's files are missing from this installation; the API is
+at <a href="/docs">/docs</a>.</p></body></html>
+"""
