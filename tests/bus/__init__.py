@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
 
+import pytest
+
 from tests.conftest import require_service
+from werk.core import Message
 
 NATS_URL = os.environ.get("WERK_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -31,3 +35,27 @@ async def nats_test_url(**params: str) -> AsyncIterator[str]:
             pass
         finally:
             await nc.close()
+
+
+WAIT_S = 5.0
+
+
+async def receive(
+    iterator: AsyncIterator[Message], count: int, wait_s: float = WAIT_S
+) -> list[Message]:
+    """The next ``count`` messages, or a timeout."""
+    messages: list[Message] = []
+    async with asyncio.timeout(wait_s):
+        while len(messages) < count:
+            messages.append(await anext(iterator))
+    return messages
+
+
+async def nothing_more(iterator: AsyncIterator[Message], wait_s: float = 0.5) -> None:
+    """Fail if another message arrives within ``wait_s``."""
+    try:
+        async with asyncio.timeout(wait_s):
+            extra = await anext(iterator)
+    except TimeoutError:
+        return
+    pytest.fail(f"unexpected message on {extra.topic}")

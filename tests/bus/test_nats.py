@@ -12,29 +12,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from tests.bus import nats_test_url
+from tests.bus import WAIT_S, nats_test_url, nothing_more, receive
 from werk.bus import codec
 from werk.bus.nats import CONSUMER, DELIVERIES, ERROR, ORIGINAL_SUBJECT, NatsBus, safe_url
 from werk.core import BusError, Context, Event, Message, SampleBatch
-
-WAIT_S = 5.0
-
-
-async def receive(iterator: AsyncIterator[Message], count: int, wait_s: float = WAIT_S) -> list:
-    messages: list[Message] = []
-    async with asyncio.timeout(wait_s):
-        while len(messages) < count:
-            messages.append(await anext(iterator))
-    return messages
-
-
-async def nothing_more(iterator: AsyncIterator[Message], wait_s: float = 0.5) -> None:
-    try:
-        async with asyncio.timeout(wait_s):
-            extra = await anext(iterator)
-    except TimeoutError:
-        return
-    pytest.fail(f"unexpected message on {extra.topic}")
 
 
 def numbered_batch(n: int, rows: int = 10) -> SampleBatch:

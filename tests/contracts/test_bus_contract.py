@@ -17,20 +17,18 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from tests.bus import nats_test_url
+from tests.bus import WAIT_S, nats_test_url, nothing_more, receive
 from werk.core import (
     Bus,
     BusClosed,
     BusError,
     Context,
     Event,
-    Message,
     SampleBatch,
     buses,
 )
 
 BACKENDS = ["memory", "nats"]
-WAIT_S = 5.0
 
 
 async def open_bus(backend: str) -> AsyncIterator[Bus]:
@@ -65,23 +63,6 @@ async def nats_bus() -> AsyncIterator[Bus]:
 
 def backend_of(bus: Bus) -> str:
     return "memory" if type(bus).__name__ == "MemoryBus" else "nats"
-
-
-async def receive(iterator: AsyncIterator[Message], count: int) -> list[Message]:
-    messages: list[Message] = []
-    async with asyncio.timeout(WAIT_S):
-        while len(messages) < count:
-            messages.append(await anext(iterator))
-    return messages
-
-
-async def nothing_more(iterator: AsyncIterator[Message], wait_s: float = 0.3) -> None:
-    try:
-        async with asyncio.timeout(wait_s):
-            extra = await anext(iterator)
-    except TimeoutError:
-        return
-    pytest.fail(f"unexpected message on {extra.topic}")
 
 
 def batch_with_everything() -> SampleBatch:
