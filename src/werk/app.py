@@ -10,19 +10,21 @@ import contextlib
 import hashlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from werk import __version__
 from werk.core import NS_PER_S, Clock, ConfigError, SignalCatalog, WallClock, buses
-from werk.runtime import Runtime
+from werk.runtime import ANALYTICS, API, INGEST, RECORD, ROLES, Partition, Runtime
 from werk.settings import Settings
 from werk.store.base import open_store
 from werk.store.recorder import Recorder
 from werk.twin.state import MIN_STALE_S, LiveState, watch_freshness
 
 if TYPE_CHECKING:
+    from werk.analytics.quality import QualityScreen
+    from werk.analytics.watchlist import Defaults
     from werk.twin.plant import Plant
     from werk.twin.repository import TwinRepository
 
@@ -32,14 +34,35 @@ RETENTION_EVERY_S = 3600.0
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Runtime]:
-    """Start bus, store, recorder, live state (and the demo feed when asked); stop them in order.
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    roles: Iterable[str] = ROLES,
+    partition: Partition | None = None,
+) -> AsyncIterator[Runtime]:
+    """Start what ``roles`` ask for over one bus and store; stop it in order.
+
+    Every role (the default) is the embedded single process. Scaled out over ``nats://`` and
+    PostgreSQL (docs/scale-out.md): ``{INGEST}`` runs connectors and the data-quality screen;
+    ``WORKER`` (``{RECORD, ANALYTICS}``) runs the recorder as a durable consumer group, the twin
+    state, freshness and the detectors of ``partition``'s assets (partition 0 also the alarms,
+    retention and maintenance); ``{API}`` follows the bus for the twin state and the live feed.
 
     On exit, producers stop first, then the bus drains and the recorder commits what it received
     before the store closes: nothing acknowledged is lost on a clean shutdown.
     """
     from werk.api.tokens import TokenStore
 
+    roles = frozenset(roles)
+    if unknown := roles - ROLES:
+        raise ConfigError(f"unknown role(s) {', '.join(sorted(unknown))}; roles: {_names(ROLES)}")
+    partition = partition or Partition()
+    if roles != ROLES and settings.bus.url.lower().startswith("memory:"):
+        raise ConfigError(
+            f"the roles {_names(roles)} share their work with other processes over the bus, and "
+            f'{settings.bus.url} does not leave this process; set [bus] url = "nats://..."'
+        )
     clock = clock or WallClock()
     catalog = SignalCatalog(settings.catalog().values())
     plant = None
@@ -55,21 +78,28 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         for signal in plant.catalog().values():
             catalog.add(signal)
 
+    asset_of = {s.id: s.asset for s in catalog.values() if s.asset}
     store = await asyncio.to_thread(open_store, settings.store.url)
     bus = buses.open(settings.bus.url)
     state = LiveState(
         await asyncio.to_thread(store.latest),
         expected_intervals={
-            s.id: s.expected_interval_s for s in catalog.values() if s.expected_interval_s
+            s.id: s.expected_interval_s
+            for s in catalog.values()
+            if s.expected_interval_s
+            # a worker watches the freshness of its own partition only: one stale event each
+            and (API in roles or partition.owns(asset_of.get(s.id) or s.id))
         },
         min_stale_s=MIN_STALE_S,
     )
-    recorder = Recorder(
-        bus,
-        store,
-        max_rows=settings.recorder.max_rows,
-        max_delay_s=settings.recorder.max_delay_ms / 1000,
-    )
+    recorder = None
+    if RECORD in roles:
+        recorder = Recorder(
+            bus,
+            store,
+            max_rows=settings.recorder.max_rows,
+            max_delay_s=settings.recorder.max_delay_ms / 1000,
+        )
     runtime = Runtime(
         settings=settings,
         catalog=catalog,
@@ -80,90 +110,132 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None) -> Asy
         clock=clock,
         twin=await asyncio.to_thread(open_twin, settings, plant),
         plant=plant,
+        asset_of=asset_of,
+        roles=roles,
+        partition=partition,
     )
-    recorder_task = asyncio.create_task(recorder.run(), name="recorder")
-    consumers = [asyncio.create_task(state.follow(bus), name="twin.state")]
+    recorder_task = asyncio.create_task(recorder.run(), name="recorder") if recorder else None
+    consumers = []
+    if roles & {RECORD, ANALYTICS, API}:  # an ingest process does not read the bus's samples
+        consumers.append(asyncio.create_task(state.follow(bus), name="twin.state"))
     producers: list[asyncio.Task[None]] = []
+    singleton = ANALYTICS in roles and partition.leader  # once in the cluster
     try:  # from here on, a failure (a bad connector or model setting) still stops what started
-        runtime.asset_of = {s.id: s.asset for s in catalog.values() if s.asset}
-        producers.append(
-            asyncio.create_task(
-                watch_freshness(state, clock, runtime.emit, assets=runtime.asset_of),
-                name="twin.freshness",
-            )
-        )
-        if settings.store.retention_days:
-            producers.append(asyncio.create_task(_retention(runtime), name="retention"))
-        if settings.connectors:
-            from werk.connect.runner import ConnectorSet, ingest_publisher
-
-            runtime.connectors = ConnectorSet.build(
-                settings.connectors,
-                plant,
-                ingest_publisher(runtime.ingest),
-                Path(settings.spool_directory),
-            )
-            producers.append(asyncio.create_task(runtime.connectors.run(), name="connectors"))
+        if ANALYTICS in roles:
             producers.append(
                 asyncio.create_task(
-                    runtime.connectors.follow_commands(bus, runtime.emit), name="connect.commands"
+                    watch_freshness(state, clock, runtime.emit, assets=runtime.asset_of),
+                    name="twin.freshness",
                 )
             )
-            if not settings.demo and any(
-                c.url.lower().startswith("sim:") for c in settings.connectors
-            ):
-                from werk.sim.virtual import follow_faults  # the demo follows its own plant's
-
-                producers.append(asyncio.create_task(follow_faults(bus), name="sim.faults"))
-        if settings.analytics.enabled:
+        if settings.store.retention_days and (RECORD in roles and partition.leader):
+            producers.append(asyncio.create_task(_retention(runtime), name="retention"))
+        if settings.analytics.enabled and roles & {INGEST, API}:
+            # every process that takes samples in screens them (API replicas forward writes)
+            runtime.quality = _quality_screen(runtime)
+        if INGEST in roles:
+            producers += _start_ingest(runtime)
+        if settings.analytics.enabled and ANALYTICS in roles:
             producers.append(_start_analytics(runtime))
-        if settings.alarms.enabled:
+        if settings.alarms.enabled and singleton:
             producers.append(_start_alarms(runtime))
-        if settings.maintenance.enabled:
+        if settings.maintenance.enabled and singleton:
             from werk.maintenance.serving import service_from_settings
 
             service = await asyncio.to_thread(service_from_settings, settings.maintenance, runtime)
             producers.append(asyncio.create_task(service.run(), name="maintenance"))
-        if settings.demo:  # the virtual plant over OPC UA (+ Sparkplug), read by werk's connectors
+        if settings.demo and INGEST in roles:  # the virtual plant over OPC UA (+ Sparkplug)
             from werk.sim.virtual import run_virtual_demo
 
             producers.append(asyncio.create_task(run_virtual_demo(runtime), name="demo"))
+        if roles != ROLES:
+            log.info("roles: %s; analytics partition %s", _names(roles), partition)
         await asyncio.sleep(0)  # let subscribers subscribe before anyone publishes
         yield runtime
     finally:
         await _stop(producers)
         await bus.close()
-        await recorder_task
+        if recorder_task is not None:
+            await recorder_task
         await asyncio.gather(*consumers, return_exceptions=True)
         await asyncio.to_thread(store.close)
-        log.info("stopped; %d samples recorded this run", recorder.samples_written)
+        if recorder is not None:
+            log.info("stopped; %d samples recorded this run", recorder.samples_written)
+        else:
+            log.info("stopped")
 
 
-def _start_analytics(runtime: Runtime) -> asyncio.Task[None]:
-    """The data-quality screen on ingest and the detectors on the bus (werk.analytics)."""
-    from werk.analytics.quality import QualityScreen
-    from werk.analytics.service import AnalyticsService
-    from werk.analytics.watchlist import (
-        Defaults,
-        build_watchlist,
-        machine_detectors,
-        quality_rules,
-        watched_signals,
-    )
+def _names(roles: Iterable[str]) -> str:
+    return ", ".join(sorted(roles))
+
+
+def _start_ingest(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """The connectors and the commands they carry out."""
+    settings = runtime.settings
+    tasks = []
+    if settings.connectors:
+        from werk.connect.runner import ConnectorSet, ingest_publisher
+
+        runtime.connectors = ConnectorSet.build(
+            settings.connectors,
+            runtime.plant,
+            ingest_publisher(runtime.ingest),
+            Path(settings.spool_directory),
+        )
+        tasks.append(asyncio.create_task(runtime.connectors.run(), name="connectors"))
+        tasks.append(
+            asyncio.create_task(
+                runtime.connectors.follow_commands(runtime.bus, runtime.emit),
+                name="connect.commands",
+            )
+        )
+        if not settings.demo and any(c.url.lower().startswith("sim:") for c in settings.connectors):
+            from werk.sim.virtual import follow_faults  # the demo follows its own plant's
+
+            tasks.append(asyncio.create_task(follow_faults(runtime.bus), name="sim.faults"))
+    return tasks
+
+
+def _defaults(runtime: Runtime) -> Defaults:
+    from werk.analytics.watchlist import Defaults
 
     config = runtime.settings.analytics
-    defaults = Defaults(
+    return Defaults(
         config.detector,
         config.multivariate,
         config.hold_s,
         config.spike_k,
         config.flatline_intervals,
     )
+
+
+def _quality_screen(runtime: Runtime) -> QualityScreen:
+    """The data-quality screen every ingested batch passes (werk.analytics.quality)."""
+    from werk.analytics.quality import QualityScreen
+    from werk.analytics.watchlist import quality_rules, watched_signals
+
     signals = watched_signals(runtime.catalog.values(), runtime.plant)
-    runtime.quality = QualityScreen(
-        quality_rules(signals, defaults), clock_skew_s=config.clock_skew_s
+    return QualityScreen(
+        quality_rules(signals, _defaults(runtime)),
+        clock_skew_s=runtime.settings.analytics.clock_skew_s,
     )
-    watchlist = build_watchlist(signals, defaults, machine_detectors(runtime.plant, defaults))
+
+
+def _start_analytics(runtime: Runtime) -> asyncio.Task[None]:
+    """The detectors on the bus (werk.analytics), for the assets of this process's partition."""
+    from werk.analytics.service import AnalyticsService
+    from werk.analytics.watchlist import build_watchlist, machine_detectors, watched_signals
+
+    defaults = _defaults(runtime)
+    signals = [
+        w
+        for w in watched_signals(runtime.catalog.values(), runtime.plant)
+        if runtime.owns(w.signal.id)
+    ]
+    machines = [
+        m for m in machine_detectors(runtime.plant, defaults) if runtime.partition.owns(m[0])
+    ]
+    watchlist = build_watchlist(signals, defaults, machines)
     runtime.analytics = AnalyticsService(watchlist, runtime.emit)
     return asyncio.create_task(runtime.analytics.run(runtime.bus), name="analytics")
 
@@ -247,15 +319,26 @@ async def _retention(runtime: Runtime) -> None:
         await asyncio.sleep(RETENTION_EVERY_S)
 
 
-async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    """Run the API (and dashboard) over a runtime until interrupted."""
+async def serve(
+    settings: Settings,
+    *,
+    ready: asyncio.Event | None = None,
+    roles: Iterable[str] = ROLES,
+    partition: Partition | None = None,
+) -> None:
+    """Run the API (and dashboard) over a runtime of ``roles`` until interrupted.
+
+    Every role serves HTTP (health, status, and writes forwarded to the bus); the live feed
+    follows the bus only where ``API`` is among the roles, so an ingest process or a worker does
+    not decode every batch once more for WebSocket clients it does not have.
+    """
     import uvicorn
 
     from werk.api.app import create_api
 
     listener = _bind(settings.api.host, settings.api.port)  # fail before anything starts
-    async with open_runtime(settings) as runtime:
-        api = create_api(runtime)
+    async with open_runtime(settings, roles=roles, partition=partition) as runtime:
+        api = create_api(runtime, live_feed=API in runtime.roles)
         config = uvicorn.Config(
             api,
             host=settings.api.host,

@@ -8,6 +8,7 @@ writes to the store sideways.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +39,61 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+INGEST = "ingest"
+"""Connectors and the data-quality screen: field -> bus (``werk ingest``)."""
+RECORD = "record"
+"""The recorder: bus -> store, a durable consumer group shared by every worker (``werk worker``)."""
+ANALYTICS = "analytics"
+"""Detectors, freshness, alarms and maintenance, for a partition of the assets (``werk worker``)."""
+API = "api"
+"""The live feed pushed from the bus to WebSocket clients (``werk serve``)."""
+ROLES = frozenset({INGEST, RECORD, ANALYTICS, API})
+"""Every role: the embedded single process (``werk demo``, ``werk serve`` on ``memory://``)."""
+WORKER = frozenset({RECORD, ANALYTICS})
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Worker ``index`` of ``count`` owns the assets whose key hashes to it.
+
+    The key is a signal's asset, or the signal id for a signal without one, so a machine's
+    detectors (which look at all its signals together) live in one worker. The hash is CRC-32 of
+    the UTF-8 key modulo ``count``: stable across processes, hosts and Python versions (Python's
+    own ``hash`` of a string is salted per process).
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"partition {self.index}/{self.count}: need 0 <= index < count")
+
+    @classmethod
+    def parse(cls, text: str) -> Partition:
+        """``"i/N"`` (``"1/3"``: the second of three workers)."""
+        index, sep, count = text.partition("/")
+        try:
+            return cls(int(index), int(count) if sep else 1)
+        except ValueError as error:
+            raise ValueError(f"partition {text!r}: expected i/N, 0 <= i < N ({error})") from None
+
+    @property
+    def whole(self) -> bool:
+        return self.count == 1
+
+    @property
+    def leader(self) -> bool:
+        """Partition 0 also runs what must run once in the cluster (alarms, retention,
+        maintenance): they are stateful over every asset."""
+        return self.index == 0
+
+    def owns(self, key: str) -> bool:
+        return self.whole or zlib.crc32(key.encode()) % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
 
 @dataclass
 class Runtime:
@@ -57,11 +113,21 @@ class Runtime:
     alarms: AlarmManager | None = None
     asset_of: dict[str, str] = field(default_factory=dict)
     """Signal id -> asset id, for the events that name both."""
+    roles: frozenset[str] = ROLES
+    """What this process does (``INGEST``, ``RECORD``, ``ANALYTICS``, ``API``)."""
+    partition: Partition = field(default_factory=Partition)
+    """The assets whose analytics this process runs."""
+
+    def owns(self, signal: str) -> bool:
+        """Whether ``signal``'s analytics run here: its asset (or itself) is in the partition."""
+        return self.partition.owns(self.asset_of.get(signal) or signal)
 
     async def ingest(
         self, batch: SampleBatch, context: Context | None = None, *, source: str = "api"
     ) -> None:
-        """Publish samples and return once the recorder has committed them to the store.
+        """Publish samples and return once they are safe: on the in-process bus, once the recorder
+        has committed them to the store; on ``nats://``, once JetStream has stored them (the
+        durable recorder group then commits them at least once, the store keeps them once).
 
         Raises ``StoreUnavailable`` when the commit does not happen within the ingest timeout, and
         the store's error when the commit failed; the caller then knows nothing was acknowledged.

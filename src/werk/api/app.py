@@ -50,12 +50,18 @@ def create_api(
     *,
     live_buffer_size: int = 10_000,
     live_interval_s: float = 0.1,
+    live_feed: bool = True,
 ) -> FastAPI:
-    """The API over ``runtime``. The live feed's bus subscriptions open in the app's lifespan."""
+    """The API over ``runtime``. The live feed's bus subscriptions open in the app's lifespan;
+    ``live_feed=False`` leaves them out (an ingest process or a worker serves health and writes, and
+    must not decode every batch once more for WebSocket clients it does not have)."""
     hub = LiveHub(runtime.bus)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not live_feed:
+            yield
+            return
         await hub.start()
         try:
             yield

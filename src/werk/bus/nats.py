@@ -245,6 +245,8 @@ class NatsBus:
         if self._js is not None:
             return self._js
         async with self._connect_lock:
+            if self._closed:  # closed while this waited for the lock
+                raise BusClosed("the NATS bus is closed")
             if self._js is not None:
                 return self._js
             nc = Client()
@@ -429,7 +431,8 @@ class NatsBus:
         self._closed = True
         for subscription in list(self._subscriptions):
             await subscription._unbind()
-        nc, self._nc, self._js = self._nc, None, None
+        async with self._connect_lock:  # a first connect still going on finishes, then is closed
+            nc, self._nc, self._js = self._nc, None, None
         if nc is not None:
             with contextlib.suppress(*_NATS_ERRORS):
                 await nc.drain()

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,6 +25,9 @@ from werk.cli.sim import sim_app
 from werk.cli.twin import twin_app
 from werk.core import WerkError, iso, parse_duration, parse_time
 from werk.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from werk.runtime import Partition
 
 app = typer.Typer(
     name="werk",
@@ -122,19 +125,102 @@ def demo(
 
 
 @app.command()
-def serve(config: ConfigOption = None) -> None:
+def serve(
+    config: ConfigOption = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: one process does everything; api: an API replica of a scaled-out werk "
+            "(live feed from the bus, writes to the bus, no recorder); auto: api on nats://, "
+            "else all"
+        ),
+    ] = "auto",
+) -> None:
     """Run the platform as configured in werk.toml (API on 127.0.0.1:8080 unless configured)."""
+    from werk.runtime import API, ROLES
+
     settings = _settings(config)
+    if role == "auto":
+        role = "all" if settings.bus.url.lower().startswith("memory:") else "api"
+    if role not in ("all", "api"):
+        raise fail(f"--role {role}: choose all, api or auto")
+    roles = ROLES if role == "all" else frozenset({API})
     url = f"http://{settings.api.host}:{settings.api.port}/"
-    _run_server(settings, on_ready=lambda: console.print(f"werk {__version__} serving on {url}"))
+    _run_server(
+        settings,
+        on_ready=lambda: console.print(f"werk {__version__} serving ({role}) on {url}"),
+        roles=roles,
+    )
 
 
-def _run_server(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+PortOption = Annotated[
+    int | None,
+    typer.Option(envvar="WERK_API__PORT", help="HTTP port (health, status, sample writes)"),
+]
+
+
+@app.command()
+def ingest(config: ConfigOption = None, port: PortOption = None) -> None:
+    """Run the connectors (and HTTP sample writes) of a scaled-out werk: field -> bus.
+
+    Samples pass the data-quality screen here; a write is answered once JetStream stored it.
+    Recording and analytics are the workers' (werk worker); see docs/scale-out.md.
+    """
+    from werk.runtime import INGEST
+
+    settings = _settings(config, **({"api": {"port": port}} if port is not None else {}))
+    _run_server(
+        settings,
+        on_ready=lambda: console.print(f"werk {__version__} ingest on {settings.api.url}/"),
+        roles=frozenset({INGEST}),
+    )
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    partition: Annotated[
+        str,
+        typer.Option(
+            envvar="WERK_PARTITION",
+            help="i/N: this worker runs the analytics of the assets that hash to i of N "
+            "(0 also runs alarms, retention and maintenance); recording is shared by all",
+        ),
+    ] = "0/1",
+    port: PortOption = None,
+) -> None:
+    """Run a worker of a scaled-out werk: bus -> store (a consumer group), twin state, analytics."""
+    from werk.runtime import WORKER, Partition
+
+    try:
+        parsed = Partition.parse(partition)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    settings = _settings(config, **({"api": {"port": port}} if port is not None else {}))
+    _run_server(
+        settings,
+        on_ready=lambda: console.print(
+            f"werk {__version__} worker {parsed} on {settings.api.url}/"
+        ),
+        roles=WORKER,
+        partition=parsed,
+    )
+
+
+def _run_server(
+    settings: Settings,
+    on_ready: Callable[[], None] | None = None,
+    roles: frozenset[str] | None = None,
+    partition: Partition | None = None,
+) -> None:
     from werk.app import serve as serve_app
+    from werk.runtime import ROLES
 
     async def run() -> None:
         ready = asyncio.Event()
-        server = asyncio.create_task(serve_app(settings, ready=ready))
+        server = asyncio.create_task(
+            serve_app(settings, ready=ready, roles=roles or ROLES, partition=partition)
+        )
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set() and on_ready is not None:

@@ -1,0 +1,1 @@
+"""Scaled-out werk: process roles (ingest, worker, API) over NATS JetStream and PostgreSQL."""
