@@ -31,7 +31,7 @@ from werk.api.encode import event_row
 from werk.api.errors import error_response
 from werk.api.params import HOUR_NS, TIME_HELP, get_runtime, time_window
 from werk.core import Event
-from werk.runtime import Runtime
+from werk.runtime import ANALYTICS, Runtime
 
 router = APIRouter(tags=["alarms"])
 
@@ -69,6 +69,12 @@ def alarm_view(alarm: Alarm) -> dict[str, Any]:
 
 def manager_of(runtime: Runtime = Depends(get_runtime)) -> AlarmManager:
     if runtime.alarms is None:
+        if runtime.settings.alarms.enabled and ANALYTICS not in runtime.roles:
+            raise HTTPException(
+                503,
+                "alarms are kept by worker 0 of this scaled-out werk (werk worker --partition "
+                "0/N), not by this process: list and act on them through that worker's address",
+            )
         raise HTTPException(503, "the alarm service is not running in this werk (alarms.enabled)")
     return runtime.alarms
 
