@@ -9,6 +9,7 @@ the ones the dashboard shows. Times are what the API takes: ``24h`` (ago), ISO 8
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -151,6 +152,22 @@ def render_compare(body: dict[str, Any], out: Console = console) -> None:
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _show(
+    path: str,
+    params: dict[str, Any],
+    token: str | None,
+    base: str,
+    as_json: bool,
+    render: Callable[[dict[str, Any]], None],
+) -> None:
+    """GET ``path`` and print the answer: as JSON, or through ``render``."""
+    body = call_api("GET", base, path, token, params=params)
+    if as_json:
+        console.print_json(json.dumps(body))
+    else:
+        render(body)
+
+
 @analytics_app.command("spc")
 def spc_command(
     signal: Annotated[str, typer.Argument(help="signal id, e.g. press1.temperature")],
@@ -180,11 +197,7 @@ def spc_command(
         "points": "false",
     }
     path = f"/spc/{httpx.URL('/' + signal).raw_path.decode()[1:]}"
-    body = call_api("GET", api_url(api, config), path, token, params=params)
-    if as_json:
-        console.print_json(json.dumps(body))
-    else:
-        render_spc(body)
+    _show(path, params, token, api_url(api, config), as_json, render_spc)
 
 
 @analytics_app.command("oee")
@@ -213,11 +226,7 @@ def oee_command(
         "tz": tz,
         "breaks": breaks,
     }
-    body = call_api("GET", api_url(api, config), "/oee", token, params=params)
-    if as_json:
-        console.print_json(json.dumps(body))
-    else:
-        render_oee(body)
+    _show("/oee", params, token, api_url(api, config), as_json, render_oee)
 
 
 @analytics_app.command("compare")
@@ -254,11 +263,7 @@ def compare_command(
         "shifts": shifts,
         "tz": tz,
     }
-    body = call_api("GET", api_url(api, config), "/kpis/compare", token, params=params)
-    if as_json:
-        console.print_json(json.dumps(body))
-    else:
-        render_compare(body)
+    _show("/kpis/compare", params, token, api_url(api, config), as_json, render_compare)
 
 
 @analytics_app.command("mark")
@@ -352,11 +357,7 @@ def helping_command(
 ) -> None:
     """Is it helping? Alarm precision and load, detector drift, data-quality coverage."""
     params = {"start": since, "end": None if until == "now" else until}
-    body = call_api("GET", api_url(api, config), "/helping", token, params=params)
-    if as_json:
-        console.print_json(json.dumps(body))
-    else:
-        render_helping(body)
+    _show("/helping", params, token, api_url(api, config), as_json, render_helping)
 
 
 @analytics_app.command("quality")
@@ -368,8 +369,11 @@ def quality_command(
     config: ConfigOption = None,
 ) -> None:
     """Data-quality coverage per asset: signals fresh and plausible, and what is wrong."""
-    body = call_api("GET", api_url(api, config), "/quality", token, params={"asset": asset})
-    if as_json:
-        console.print_json(json.dumps(body))
-    else:
-        render_quality(body["assets"])
+    _show(
+        "/quality",
+        {"asset": asset},
+        token,
+        api_url(api, config),
+        as_json,
+        lambda body: render_quality(body["assets"]),
+    )
