@@ -293,3 +293,32 @@ def test_a_lasting_change_becomes_the_new_normal_and_its_alarm_clears() -> None:
     assert 3000 <= raised < 3010
     # held ADAPT_AFTER rows, learnt until the median moved (half the window), then the off-delay
     assert raised + ADAPT_AFTER < cleared < 9000
+
+
+def test_the_bank_is_robust_z_for_many_signals_at_once() -> None:
+    from werk.analytics.detectors.bank import RobustZBank
+    from werk.analytics.detectors.univariate import RobustZ
+
+    rng = np.random.default_rng(5)
+    options = {"window": 64, "refresh": 8, "warmup": 16}
+    bank = RobustZBank(**options)
+    singles = [RobustZ(**options) for _ in range(4)]
+    slots = [bank.slot(f"s{i}") for i in range(4)]
+    assert bank.slot("s2") == slots[2]  # a name keeps its slot
+    for call in range(40):
+        sizes = rng.integers(0, 30, 4)
+        if call == 20:
+            sizes[1] = 200  # more than the buffer holds in one call
+        chunks = [rng.normal(i * 10, 1 + i, n) for i, n in enumerate(sizes)]
+        chunks[3][::7] = np.nan  # non-finite values are skipped
+        s = np.concatenate([np.full(n, slot) for slot, n in zip(slots, sizes, strict=True)])
+        x = np.concatenate(chunks)
+        got = bank.score(s.astype(np.int64), x)
+        want = np.concatenate([d.score_many(c) for d, c in zip(singles, chunks, strict=True)])
+        np.testing.assert_allclose(got, want, equal_nan=True)
+        learn = ~(np.nan_to_num(got) >= 1.0)  # what the service learns: the normal ones
+        bank.learn(s[learn].astype(np.int64), x[learn])
+        offset = 0
+        for d, c in zip(singles, chunks, strict=True):
+            d.learn_many(c[learn[offset : offset + len(c)]])
+            offset += len(c)

@@ -25,7 +25,8 @@ import numpy.typing as npt
 
 from werk.analytics.base import ANOMALOUS, Detector, Explains, top_contributors
 from werk.analytics.conditions import Condition, describe
-from werk.analytics.detectors import AlarmRule, alarm_rule, judge
+from werk.analytics.detectors import AlarmRule, alarm_rule, decide, judge
+from werk.analytics.detectors.bank import RobustZBank
 from werk.analytics.limits import LimitState
 from werk.analytics.spc import SpcProcessor
 from werk.core import SAMPLES, Bus, Event, Quality, SampleBatch
@@ -82,6 +83,8 @@ class SignalWatch:
     limits: LimitState | None = None
     spc: SpcProcessor | None = None
     rule: AlarmRule = field(default_factory=alarm_rule)
+    slot: int = -1
+    """The signal's place in the watchlist's robust-z bank (-1: its own ``detector``, or none)."""
     last_score: float = float("nan")
     scored: int = 0
     anomalous: int = 0
@@ -115,6 +118,8 @@ class MachineWatch:
 class Watchlist:
     signals: dict[str, SignalWatch] = field(default_factory=dict)
     machines: list[MachineWatch] = field(default_factory=list)
+    bank: RobustZBank | None = None
+    """The default detector of every signal that uses it, scored and learnt in one pass a batch."""
 
 
 class AnalyticsService:
@@ -193,18 +198,24 @@ class AnalyticsService:
         bounds = np.searchsorted(batch.index[order], np.arange(len(batch.names) + 1))
         found: list[Condition] = []
         machines: dict[int, MachineWatch] = {}
+        banked = _Banked.of(self.watchlist, batch, order)
         for code, name in enumerate(batch.names):
             watch = self.watchlist.signals.get(name)
             members = self._machine_of.get(name)
             if watch is None and members is None:
                 continue
-            rows = order[bounds[code] : bounds[code + 1]]
-            if not len(rows):
+            begin, end = bounds[code], bounds[code + 1]
+            if begin == end:
                 continue
+            rows = order[begin:end]
             if watch is not None:
-                found += self._watch(watch, batch.timestamps[rows], batch.values[rows])
+                found += self._watch(
+                    watch, batch.timestamps[rows], batch.values[rows], banked, begin, end
+                )
             for machine, _ in members or ():
                 machines[id(machine)] = machine
+        if banked is not None:
+            banked.learn()
         for machine in machines.values():
             found += self._machine(machine, batch)
         return found
@@ -212,14 +223,23 @@ class AnalyticsService:
     # -- one signal ------------------------------------------------------------------------------
 
     def _watch(
-        self, watch: SignalWatch, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+        self,
+        watch: SignalWatch,
+        ts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        banked: _Banked | None,
+        begin: int,
+        end: int,
     ) -> list[Condition]:
         found: list[Condition] = []
-        if watch.detector is not None:
+        if watch.detector is not None or (banked is not None and watch.slot >= 0):
             watch.drift.add(values)
-            scores, episodes = _judge(watch.detector, watch.rule, values)
-            with np.errstate(invalid="ignore"):
-                watch.anomalous += int(np.count_nonzero(scores >= ANOMALOUS))
+            if watch.detector is not None:
+                scores, episodes = _judge(watch.detector, watch.rule, values)
+            else:
+                assert banked is not None
+                scores, episodes = banked.judge(watch.rule, begin, end)
+            watch.anomalous += int(np.count_nonzero(scores >= ANOMALOUS))  # NaN: False
             watch.scored += len(scores) - int(np.count_nonzero(np.isnan(scores)))
             if scores[-1] == scores[-1]:  # not NaN: the newest judged score
                 watch.last_score = float(scores[-1])
@@ -322,10 +342,61 @@ def _judge(
     state's changes as episodes: ``(raised, position)``."""
     before = rule.active
     scores, active = judge(detector, rule, X)
-    if not active.any() and not before:
-        return scores, []
+    return scores, _episodes(before, active)
+
+
+def _episodes(before: bool, active: npt.NDArray[np.bool_]) -> list[tuple[bool, int]]:
+    """Where the alarm state changes: ``(raised, position)``."""
+    if not before and not active.any():
+        return []
     previous = np.concatenate(([before], active[:-1]))
-    return scores, [(bool(active[i]), int(i)) for i in np.flatnonzero(active != previous)]
+    return [(bool(active[i]), int(i)) for i in np.flatnonzero(active != previous)]
+
+
+class _Banked:
+    """One batch's pass through the watchlist's robust-z bank: every banked signal scored at
+    once (``of``), judged per signal by its own alarm rule (``judge``: the same :func:`decide` as
+    :func:`werk.analytics.detectors.judge`), what was judged normal learnt at once (``learn``)."""
+
+    def __init__(
+        self, bank: RobustZBank, slots: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+    ) -> None:
+        self.bank = bank
+        self.slots = slots  # per usable sample, grouped by signal: its bank slot or -1
+        self.values = values
+        self.scores = np.full(len(values), np.nan)
+        inside = slots >= 0
+        self.scores[inside] = bank.score(slots[inside], values[inside])
+        self.learnt = np.zeros(len(values), bool)
+
+    @classmethod
+    def of(
+        cls, watchlist: Watchlist, batch: SampleBatch, order: npt.NDArray[np.intp]
+    ) -> _Banked | None:
+        if watchlist.bank is None:
+            return None
+        signals = watchlist.signals
+        slot_of_code = np.fromiter(
+            (w.slot if (w := signals.get(name)) is not None else -1 for name in batch.names),
+            np.int64,
+            len(batch.names),
+        )
+        if not (slot_of_code >= 0).any():
+            return None
+        return cls(watchlist.bank, slot_of_code[batch.index[order]], batch.values[order])
+
+    def judge(
+        self, rule: AlarmRule, begin: int, end: int
+    ) -> tuple[npt.NDArray[np.float64], list[tuple[bool, int]]]:
+        scores = self.scores[begin:end]
+        before = rule.active
+        active, learn = decide(rule, scores)
+        self.learnt[begin:end] = learn
+        return scores, _episodes(before, active)
+
+    def learn(self) -> None:
+        if self.learnt.any():
+            self.bank.learn(self.slots[self.learnt], self.values[self.learnt])
 
 
 def _aligned_rows(

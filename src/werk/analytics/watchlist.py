@@ -82,26 +82,37 @@ def build_watchlist(
     defaults: Defaults,
     machines: Iterable[tuple[str, str, tuple[str, ...], str]] = (),
 ) -> Watchlist:
-    """``machines``: (asset, detector name, signal ids, priority) per multivariate detector."""
-    from werk.analytics.detectors import multivariate, univariate
+    """``machines``: (asset, detector name, signal ids, priority) per multivariate detector.
+
+    Signals with the default detector share one :class:`RobustZBank` (the same detector, scored
+    for a whole batch at once); any other detector is an object of its own."""
+    from werk.analytics.detectors import DEFAULT_UNIVARIATE, multivariate, univariate
+    from werk.analytics.detectors.bank import RobustZBank
 
     watchlist = Watchlist()
     for watched in signals:
         spec = watched.analytics
         name = spec.detector or (defaults.detector if watched.numeric else OFF)
-        detector = None if name == OFF else _made(univariate, name, watched.signal.id)
+        detector, slot = None, -1
+        if name == DEFAULT_UNIVARIATE[0]:
+            if watchlist.bank is None:
+                watchlist.bank = RobustZBank(**DEFAULT_UNIVARIATE[1])
+            slot = watchlist.bank.slot(watched.signal.id)
+        elif name != OFF:
+            detector = _made(univariate, name, watched.signal.id)
         limits = LimitState(spec.limits) if spec.limits else None
         spc = _spc(watched) if spec.spc else None
-        if detector is None and limits is None and spc is None:
+        if detector is None and slot < 0 and limits is None and spc is None:
             continue
         watchlist.signals[watched.signal.id] = SignalWatch(
             watched.signal.id,
             watched.signal.asset or None,
             spec.priority or "medium",
             detector,
-            name if detector is not None else "",
+            name if detector is not None or slot >= 0 else "",
             limits,
             spc,
+            slot=slot,
         )
     for asset, name, ids, priority in machines:
         detector = _made(multivariate, name, asset)

@@ -86,14 +86,21 @@ def judge(
     so the published figures measure what runs live. Returns ``(scores, active)``.
     """
     scores = np.asarray(detector.score_many(X), dtype=np.float64)
-    held_before = rule.held
-    active = rule.apply(scores)
-    with np.errstate(invalid="ignore"):
-        learn = ~(scores >= ANOMALOUS)
-    if rule.held > ADAPT_AFTER or held_before > ADAPT_AFTER:
-        learn |= held_runs(active, held_before) > ADAPT_AFTER
+    active, learn = decide(rule, scores)
     detector.learn_many(X if learn.all() else X[learn])
     return scores, active
+
+
+def decide(
+    rule: AlarmRule, scores: FloatArray
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """:func:`judge` after the scoring: the alarm state per row, and which rows to learn."""
+    held_before = rule.held
+    active = rule.apply(scores)
+    learn = ~(scores >= ANOMALOUS)  # NaN compares False, silently
+    if rule.held > ADAPT_AFTER or held_before > ADAPT_AFTER:
+        learn |= held_runs(active, held_before) > ADAPT_AFTER
+    return active, learn
 
 
 def _build(kinds: Mapping[str, type], name: str, options: dict[str, Any], what: str) -> Detector:
@@ -121,6 +128,7 @@ __all__ = [
     "RobustZ",
     "Seasonal",
     "alarm_rule",
+    "decide",
     "judge",
     "multivariate",
     "univariate",

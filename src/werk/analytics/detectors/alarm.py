@@ -53,8 +53,7 @@ class AlarmRule:
         values = np.asarray(scores, dtype=np.float64)
         if len(values) == 0:
             return np.zeros(0, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            anomalous = values >= ANOMALOUS
+        anomalous = values >= ANOMALOUS  # NaN compares False, silently
         if not anomalous.any():  # the usual batch: a run of normal samples, O(1) bookkeeping
             return self._all_normal(len(values))
         above = _runs(anomalous, self._above)
