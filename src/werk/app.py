@@ -23,6 +23,7 @@ from werk.store.recorder import Recorder
 from werk.twin.state import MIN_STALE_S, LiveState, watch_freshness
 
 if TYPE_CHECKING:
+    from werk.analytics.alarms.manager import AlarmPolicy
     from werk.analytics.quality import QualityScreen
     from werk.analytics.watchlist import Defaults
     from werk.twin.plant import Plant
@@ -139,6 +140,9 @@ async def open_runtime(
             producers.append(_start_analytics(runtime))
         if settings.alarms.enabled and singleton:
             producers.append(_start_alarms(runtime))
+        elif settings.alarms.enabled and API in roles and ANALYTICS not in roles:
+            # an API replica: a copy of worker 0's alarms, actions forwarded to it
+            producers.append(_start_alarm_replica(runtime))
         if settings.maintenance.enabled and singleton:
             from werk.maintenance.serving import service_from_settings
 
@@ -240,13 +244,13 @@ def _start_analytics(runtime: Runtime) -> asyncio.Task[None]:
     return asyncio.create_task(runtime.analytics.run(runtime.bus), name="analytics")
 
 
-def _start_alarms(runtime: Runtime) -> asyncio.Task[None]:
-    from werk.analytics.alarms.manager import AlarmManager, AlarmPolicy
+def _alarm_policy(runtime: Runtime) -> AlarmPolicy:
+    from werk.analytics.alarms.manager import AlarmPolicy
     from werk.analytics.alarms.model import Priority
     from werk.analytics.alarms.webhooks import Webhook
 
     config = runtime.settings.alarms
-    policy = AlarmPolicy(
+    return AlarmPolicy(
         on_delay_s=config.on_delay_s,
         off_delay_s=config.off_delay_s,
         max_shelve_s=config.max_shelve_h * 3600,
@@ -262,8 +266,26 @@ def _start_alarms(runtime: Runtime) -> asyncio.Task[None]:
             for hook in config.webhooks
         ),
     )
+
+
+def _start_alarms(runtime: Runtime) -> asyncio.Task[None]:
+    from werk.analytics.alarms.manager import AlarmManager
+
+    policy = _alarm_policy(runtime)
     runtime.alarms = AlarmManager(runtime.bus, runtime.store, runtime.clock, runtime.emit, policy)
     return asyncio.create_task(runtime.alarms.run(), name="alarms")
+
+
+def _start_alarm_replica(runtime: Runtime) -> asyncio.Task[None]:
+    """An API replica's alarms (werk.analytics.alarms.replica): read from the store, kept current
+    from the bus; acknowledge and shelve are forwarded to worker 0's alarm manager."""
+    from werk.analytics.alarms.replica import AlarmReplica
+
+    replica = AlarmReplica(
+        runtime.bus, runtime.store, runtime.clock, runtime.emit, _alarm_policy(runtime)
+    )
+    runtime.alarms = replica
+    return asyncio.create_task(replica.run(), name="alarms.replica")
 
 
 async def _stop(tasks: list[asyncio.Task[None]], grace_s: float = 5.0) -> None:

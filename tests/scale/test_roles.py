@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.bus import nats_test_url
+from werk.analytics.alarms import AlarmReplica
 from werk.app import open_runtime
 from werk.cli import app
 from werk.core import ConfigError
@@ -119,7 +120,8 @@ async def test_an_api_replica_follows_the_bus_without_recording(
     tmp_path: Path, nats_url: str
 ) -> None:
     async with open_runtime(settings_for(tmp_path, nats_url), roles={API}) as runtime:
-        assert runtime.analytics is None and runtime.alarms is None
+        assert runtime.analytics is None  # the detectors run in the workers
+        assert isinstance(runtime.alarms, AlarmReplica)  # actions forwarded to worker 0
         assert runtime.quality is not None  # it forwards writes, screened like ingest's
         names = {t.get_name() for t in _tasks()}
         assert "twin.state" in names and "recorder" not in names

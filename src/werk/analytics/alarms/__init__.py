@@ -2,6 +2,7 @@
 
 * :mod:`~werk.analytics.alarms.model` — the pure lifecycle (states, delays, shelving, verdicts);
 * :mod:`~werk.analytics.alarms.manager` — the bus service around it, rebuilt from the store;
+* :mod:`~werk.analytics.alarms.replica` — an API replica's read model, actions forwarded;
 * :mod:`~werk.analytics.alarms.webhooks` — notifications, queued, retried, optionally signed;
 * :mod:`~werk.analytics.alarms.kpis` — precision, rates against ISA-18.2, floods, bad actors.
 """
@@ -22,6 +23,7 @@ from werk.analytics.alarms.model import (
     Verdict,
     alarm_id,
 )
+from werk.analytics.alarms.replica import AlarmReplica, NoAnswer
 from werk.analytics.alarms.webhooks import Webhook, WebhookNotifier
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "AlarmError",
     "AlarmManager",
     "AlarmPolicy",
+    "AlarmReplica",
     "AlarmState",
     "Delays",
+    "NoAnswer",
     "Priority",
     "Shelved",
     "UnknownAlarm",

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from werk.analytics.alarms.model import TRANSITION_KINDS
 from werk.core import NS_PER_S, Event
 
 TEN_MINUTES_NS = 600 * NS_PER_S
@@ -162,7 +163,7 @@ def latest_snapshots(events: Iterable[Event]) -> list[Mapping[str, Any]]:
     for event in events:
         data = event.data
         key = data.get("alarm_id")
-        if key is None:
+        if key is None or event.kind not in TRANSITION_KINDS:
             continue
         known = newest.get(key)
         if known is None or int(data.get("seq", 0)) > int(known.get("seq", 0)):
@@ -214,7 +215,8 @@ def alarm_kpis(
     ``current`` is the alarms' state now (the manager's snapshots) for the stale count; without
     it, the newest snapshot of each alarm among ``events`` is judged at ``end``.
     """
-    inside = [e for e in events if start <= e.timestamp < end and e.kind.startswith("alarm.")]
+    # transitions only: an API replica's alarm.request and the leader's alarm.refused are not alarms
+    inside = [e for e in events if start <= e.timestamp < end and e.kind in TRANSITION_KINDS]
     raised = annunciated_raises(inside)
     acknowledged = [e for e in inside if e.kind == "alarm.acknowledged"]
     snapshots = list(current) if current is not None else latest_snapshots(inside)

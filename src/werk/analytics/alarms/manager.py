@@ -7,6 +7,12 @@ live feed shows them) and to the webhooks. The API calls :meth:`AlarmManager.ack
 :meth:`~AlarmManager.shelve` and :meth:`~AlarmManager.unshelve`; their events are published with
 ``confirm=True``, so the audit record is stored before the operator gets an answer.
 
+Scaled out, API replicas keep a read model (:mod:`~werk.analytics.alarms.replica`) and forward
+an operator's action as an ``alarm.request`` event; the manager follows ``events.alarm.request``,
+applies each request once (by its id) exactly as its own API would, and answers with the
+resulting ``alarm.*`` event, or an ``alarm.refused`` one, whose ``context.parent_id`` is the
+request's id.
+
 A restart loses nothing: :meth:`~AlarmManager.rebuild` takes each alarm's newest ``alarm.*``
 snapshot from the store, then replays the condition events stored after it (a condition still
 inside its on-delay, or one raised while this service was down) at their own timestamps.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Mapping
@@ -29,11 +36,15 @@ from typing import Any, Protocol
 from werk.analytics.alarms.history import read_events
 from werk.analytics.alarms.model import (
     FAMILIES,
+    REFUSED,
+    REQUEST,
     Alarm,
     AlarmBook,
+    AlarmError,
     AlarmState,
     Delays,
     Priority,
+    UnknownAlarm,
     Verdict,
     alarm_id,
 )
@@ -44,6 +55,7 @@ from werk.core import (
     Bus,
     BusClosed,
     Clock,
+    Context,
     Event,
     StoreError,
     ValidationError,
@@ -53,6 +65,10 @@ from werk.store.base import TimeSeriesStore
 log = logging.getLogger(__name__)
 
 REBUILD_RETRY_S = 2.0
+REQUESTS = "requests"
+"""The subscription name of the leader's request follower (``alarms.requests``)."""
+REMEMBERED = 10_000
+"""Event ids remembered to apply each condition and each request once."""
 
 
 class Emit(Protocol):
@@ -133,8 +149,13 @@ class AlarmManager:
         """Set once the state is rebuilt from the store and conditions are being followed."""
         self._wake = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._requests: OrderedDict[str, None] = OrderedDict()
+        self._answers: dict[str, Event] = {}
         self.conditions = 0
         self.emitted = 0
+        self.requests = 0
+        """Actions forwarded by API replicas and applied here (not those refused)."""
+        self.refused = 0
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -145,8 +166,11 @@ class AlarmManager:
             self.bus.subscribe(f"{EVENTS}.{family}.>", name=f"alarms.{family}")
             for family in FAMILIES
         ]
+        # Ephemeral: a request made while no leader runs is answered by nobody (the replica says
+        # so after its timeout) and must not be applied later, when the operator has moved on.
+        requests = self.bus.subscribe(f"{EVENTS}.{REQUEST}", name=f"alarms.{REQUESTS}")
         async with contextlib.AsyncExitStack() as stack:
-            for sub in subscriptions:
+            for sub in [*subscriptions, requests]:
                 await stack.enter_async_context(sub)
             while True:
                 try:
@@ -160,6 +184,7 @@ class AlarmManager:
                 async with asyncio.TaskGroup() as group:
                     for sub in subscriptions:
                         group.create_task(self._follow(sub))
+                    group.create_task(self._follow_requests(requests))
                     group.create_task(self._timer())
                     group.create_task(self.notifier.run())
             finally:
@@ -211,12 +236,82 @@ class AlarmManager:
 
     def _already_applied(self, event_id: str) -> bool:
         """Has this condition event been applied (live, or in the replay at start)?"""
-        if event_id in self._seen:
-            return True
-        self._seen[event_id] = None
-        if len(self._seen) > 10_000:
-            self._seen.popitem(last=False)
-        return False
+        return _remembered(self._seen, event_id)
+
+    # -- requests from API replicas --------------------------------------------------------------
+
+    async def _follow_requests(self, subscription: Any) -> None:
+        async for message in subscription:
+            request = message.payload
+            if not isinstance(request, Event) or request.kind != REQUEST:
+                continue
+            if _remembered(self._requests, request.id):
+                log.debug("alarm request %s seen again: not applied twice", request.id)
+                continue
+            try:
+                await self.apply_request(request)
+            except BusClosed:
+                return
+            except Exception:  # one bad request must not stop the alarm system
+                log.exception("alarm request %s could not be answered", request.id)
+
+    async def apply_request(self, request: Event) -> Event:
+        """Apply an ``alarm.request`` from an API replica as this process's API would, and publish
+        the answer: the resulting ``alarm.*`` event, or ``alarm.refused`` (``data``: ``status``,
+        ``message``), with ``context.parent_id`` = the request's id. Returns the answer."""
+        data = request.data
+        action = data.get("action")
+        target = str(data.get("alarm_id") or "")
+        user = request.context.user
+        try:
+            if action == "acknowledge":
+                await self.acknowledge(
+                    target, user, data.get("verdict"), data.get("comment"), request=request
+                )
+            elif action == "shelve":
+                duration = data.get("duration_s")
+                if isinstance(duration, bool) or not isinstance(duration, int | float):
+                    raise ValidationError(
+                        "duration_s must be a number of seconds", field="duration_s", rule="type"
+                    )
+                reason = data.get("reason")
+                await self.shelve(target, user, float(duration), reason, request=request)
+            elif action == "unshelve":
+                await self.unshelve(target, user, request=request)
+            else:
+                raise ValidationError(
+                    f"unknown alarm action {action!r}: acknowledge, shelve or unshelve",
+                    field="action",
+                    rule="one-of",
+                )
+        except (AlarmError, ValidationError) as error:
+            self._answers.pop(request.id, None)
+            extra: dict[str, Any] = {}
+            if isinstance(error, ValidationError):
+                status, extra = 422, {"field": error.field, "rule": error.rule}
+            else:  # UnknownAlarm, AlarmConflict: what this process's API answers 404, 409
+                status = 404 if isinstance(error, UnknownAlarm) else 409
+            refusal = Event(
+                REFUSED,
+                request.source,
+                {
+                    "status": status,
+                    "message": str(error),
+                    "action": action,
+                    "alarm_id": target,
+                    **extra,
+                },
+                Context(parent_id=request.id, user=user),
+                timestamp=self.clock.now_ns(),
+            )
+            self.refused += 1
+            await self._emit(refusal)
+            return refusal
+        except BaseException:
+            self._answers.pop(request.id, None)
+            raise
+        self.requests += 1
+        return self._answers.pop(request.id)
 
     # -- restart ---------------------------------------------------------------------------------
 
@@ -227,6 +322,9 @@ class AlarmManager:
         stored = await asyncio.to_thread(read_events, self.store, "alarm", start, now + 1)
         for event in stored:
             self.book.restore(event)
+            if event.context.user is not None and event.context.parent_id is not None:
+                # an operator's action: its parent may be a replica's request, applied already
+                _remembered(self._requests, event.context.parent_id)
         conditions: list[Event] = []
         for family in FAMILIES:
             conditions += await asyncio.to_thread(read_events, self.store, family, start, now + 1)
@@ -305,14 +403,23 @@ class AlarmManager:
         user: str | None,
         verdict: Verdict | str | None = None,
         comment: str | None = None,
+        *,
+        request: Event | None = None,
     ) -> Alarm:
+        """``request``: the replica's ``alarm.request`` this carries out (the event's parent)."""
         await self.tick()  # a shelf that just expired, a delay that just ran out
         event = self.book.acknowledge(alarm_id, user, verdict, comment)
-        await self._publish([event], confirm=self.policy.confirm_actions)
+        await self._act(event, request)
         return self.book.get(alarm_id)
 
     async def shelve(
-        self, alarm_id: str, user: str | None, duration_s: float, reason: str | None = None
+        self,
+        alarm_id: str,
+        user: str | None,
+        duration_s: float,
+        reason: str | None = None,
+        *,
+        request: Event | None = None,
     ) -> Shelved:
         if not duration_s > 0:
             raise ValidationError("duration_s must be > 0", field="duration_s", rule="positive")
@@ -322,20 +429,43 @@ class AlarmManager:
         now = self.clock.now_ns()
         event = self.book.shelve(alarm_id, user, now + round(seconds * NS_PER_S), reason, at=now)
         self._wake.set()
-        await self._publish([event], confirm=self.policy.confirm_actions)
+        await self._act(event, request)
         return Shelved(self.book.get(alarm_id), capped)
 
-    async def unshelve(self, alarm_id: str, user: str | None) -> Alarm:
+    async def unshelve(
+        self, alarm_id: str, user: str | None, *, request: Event | None = None
+    ) -> Alarm:
         await self.tick()
         event = self.book.unshelve(alarm_id, user)
-        await self._publish([event], confirm=self.policy.confirm_actions)
+        await self._act(event, request)
         return self.book.get(alarm_id)
+
+    async def _act(self, event: Event, request: Event | None) -> None:
+        """Publish an operator's action (confirmed); one asked by a replica names its request
+        as the parent, so the replica knows its answer."""
+        if request is not None:
+            context = Context(id=event.id, parent_id=request.id, user=event.context.user)
+            event = dataclasses.replace(event, context=context)
+            self._answers[request.id] = event
+        await self._publish([event], confirm=self.policy.confirm_actions)
 
     def stats(self) -> dict[str, Any]:
         return {
             "alarms": len(self.book),
             "conditions": self.conditions,
             "emitted": self.emitted,
+            "requests": self.requests,
+            "refused": self.refused,
             "filtered_by_on_delay": self.book.filtered,
             "webhooks": self.notifier.stats(),
         }
+
+
+def _remembered(seen: OrderedDict[str, None], event_id: str) -> bool:
+    """Whether ``event_id`` was seen before; remember it (the newest ``REMEMBERED`` ids)."""
+    if event_id in seen:
+        return True
+    seen[event_id] = None
+    if len(seen) > REMEMBERED:
+        seen.popitem(last=False)
+    return False

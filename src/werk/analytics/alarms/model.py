@@ -44,7 +44,13 @@ CLEARED = "cleared"
 SHELVED = "shelved"
 UNSHELVED = "unshelved"
 TRANSITIONS = (RAISED, ACKNOWLEDGED, CLEARED, SHELVED, UNSHELVED)
-"""Every alarm event is ``alarm.<one of these>``."""
+"""Every alarm transition is an event ``alarm.<one of these>``."""
+TRANSITION_KINDS = frozenset(f"alarm.{t}" for t in TRANSITIONS)
+"""The kinds of the events that carry an alarm's snapshot (the state, the audit trail)."""
+REQUEST = "alarm.request"
+"""An operator's action asked on an API replica, for the alarm leader to apply."""
+REFUSED = "alarm.refused"
+"""The leader's answer to a request it could not apply (``data``: ``status``, ``message``)."""
 
 
 class AlarmError(WerkError):
@@ -423,9 +429,10 @@ class AlarmBook:
     # -- restart ---------------------------------------------------------------------------------
 
     def restore(self, event: Event) -> bool:
-        """Take the alarm state an ``alarm.*`` event recorded, unless a newer one is known."""
+        """Take the alarm state an ``alarm.<transition>`` event recorded, unless a newer one is
+        known. Other events (an ``alarm.request``, an ``alarm.refused``) are not snapshots."""
         data = event.data
-        if "alarm_id" not in data:
+        if event.kind not in TRANSITION_KINDS or "alarm_id" not in data:
             return False
         known = self._alarms.get(data["alarm_id"])
         if known is not None and known.seq >= int(data.get("seq", 0)):

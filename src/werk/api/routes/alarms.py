@@ -4,6 +4,10 @@ Reads need a viewer token (or anonymous reads); acknowledging and shelving need 
 Every action is an ``alarm.*`` event with the token's name as its user, stored before the
 answer (``GET /alarms/history`` shows who did what, when). The live alarms come from the alarm
 manager (``runtime.alarms``); history and KPIs from the store, so they hold across restarts.
+
+Scaled out, the manager runs in worker 0; an API replica's ``runtime.alarms`` is an
+:class:`~werk.analytics.alarms.AlarmReplica`: the same reads from a copy that follows the bus, and
+actions forwarded to worker 0 (answered as worker 0 answers; 504 when it does not in time).
 """
 
 from __future__ import annotations
@@ -20,18 +24,21 @@ from werk.analytics.alarms import (
     AlarmConflict,
     AlarmError,
     AlarmManager,
+    AlarmReplica,
     AlarmState,
+    NoAnswer,
     Priority,
     UnknownAlarm,
     alarm_kpis,
 )
 from werk.analytics.alarms.history import read_events
+from werk.analytics.alarms.model import TRANSITION_KINDS
 from werk.api.auth import Principal, operator_access, read_access
 from werk.api.encode import event_row
 from werk.api.errors import error_response
 from werk.api.params import HOUR_NS, TIME_HELP, get_runtime, time_window
 from werk.core import Event
-from werk.runtime import ANALYTICS, Runtime
+from werk.runtime import Runtime
 
 router = APIRouter(tags=["alarms"])
 
@@ -40,7 +47,8 @@ _INTERNAL = ("on_due", "off_due", "cause_id", "clear_id", "condition_event", "se
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no alarm with this id"}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the action does not fit the alarm's state"}
+    409: {"description": "the action does not fit the alarm's state"},
+    504: {"description": "an API replica: worker 0 did not answer the forwarded action in time"},
 }
 
 
@@ -69,13 +77,19 @@ def alarm_view(alarm: Alarm) -> dict[str, Any]:
 
 def manager_of(runtime: Runtime = Depends(get_runtime)) -> AlarmManager:
     if runtime.alarms is None:
-        if runtime.settings.alarms.enabled and ANALYTICS not in runtime.roles:
+        if runtime.settings.alarms.enabled:  # an ingest process, or a worker but the first
             raise HTTPException(
                 503,
                 "alarms are kept by worker 0 of this scaled-out werk (werk worker --partition "
-                "0/N), not by this process: list and act on them through that worker's address",
+                "0/N) and followed by its API replicas (werk serve --role api), not by this "
+                "process: list and act on them through an API replica's address",
             )
         raise HTTPException(503, "the alarm service is not running in this werk (alarms.enabled)")
+    if isinstance(runtime.alarms, AlarmReplica) and not runtime.alarms.ready.is_set():
+        # an API replica reads worker 0's alarms from the store first: an empty list would lie
+        raise HTTPException(
+            503, "this API replica is reading the alarms from the store; retry in a moment"
+        )
     return runtime.alarms
 
 
@@ -84,6 +98,8 @@ def _refused(error: AlarmError) -> JSONResponse:
         return error_response(404, "not found", str(error))
     if isinstance(error, AlarmConflict):
         return error_response(409, "conflict", str(error))
+    if isinstance(error, NoAnswer):
+        return error_response(504, "no answer", str(error))
     raise error
 
 
@@ -127,11 +143,23 @@ async def alarm_history(
     start_ns, end_ns = time_window(start, end, runtime.clock.now_ns(), 24 * HOUR_NS)
 
     def read() -> list[Event]:
+        # The transitions only: an API replica's alarm.request and worker 0's alarm.refused
+        # (scaled out) are how an action travelled, not what happened to the alarm.
         if alarm is None:
-            return runtime.store.events(start_ns, end_ns, kind="alarm", source=source, limit=limit)
+            found = [
+                event
+                for kind in sorted(TRANSITION_KINDS)
+                for event in runtime.store.events(
+                    start_ns, end_ns, kind=kind, source=source, limit=limit
+                )
+            ]
+            found.sort(key=lambda e: (e.timestamp, e.id), reverse=True)
+            return found[:limit]
         # Sources never contain "@" (signal ids cannot): the alarm names its source.
         found = read_events(runtime.store, "alarm", start_ns, end_ns, source=alarm.split("@")[0])
-        return [e for e in found if e.data.get("alarm_id") == alarm][:limit]
+        return [e for e in found if e.kind in TRANSITION_KINDS and e.data.get("alarm_id") == alarm][
+            :limit
+        ]
 
     events: list[Event] = await runtime.query(read)
     return {"events": [event_row(e) for e in events]}
