@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from werk.cli.http import api_url, call_api
+from werk.cli.http import api_url, call_api, in_path
 from werk.cli.output import console, fail
 from werk.core import iso, parse_duration
 
@@ -41,10 +40,6 @@ _STATE_STYLE = {
     "shelved": "dim",
     "normal": "green",
 }
-
-
-def _quoted(alarm_id: str) -> str:
-    return httpx.URL(f"/{alarm_id}").raw_path.decode()[1:]
 
 
 def _when(ns: int | None) -> str:
@@ -113,7 +108,7 @@ def ack_command(
         raise fail(f"--verdict {verdict!r}: real or false")
     body = {"verdict": verdict.lower() if verdict else None, "comment": comment}
     alarm = call_api(
-        "POST", api_url(api, config), f"/alarms/{_quoted(alarm_id)}/acknowledge", token, body=body
+        "POST", api_url(api, config), f"/alarms/{in_path(alarm_id)}/acknowledge", token, body=body
     )
     console.print(
         f"{escape(alarm['id'])}: {alarm['state']} (acknowledged by "
@@ -138,7 +133,7 @@ def shelve_command(
     alarm = call_api(
         "POST",
         api_url(api, config),
-        f"/alarms/{_quoted(alarm_id)}/shelve",
+        f"/alarms/{in_path(alarm_id)}/shelve",
         token,
         body={"duration_s": seconds, "reason": reason},
     )
@@ -156,7 +151,7 @@ def unshelve_command(
     config: ConfigOption = None,
 ) -> None:
     """Show a shelved alarm again (operator token)."""
-    alarm = call_api("POST", api_url(api, config), f"/alarms/{_quoted(alarm_id)}/unshelve", token)
+    alarm = call_api("POST", api_url(api, config), f"/alarms/{in_path(alarm_id)}/unshelve", token)
     console.print(f"{escape(alarm['id'])}: {alarm['state']}")
 
 

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from werk.cli.http import api_url, call_api
+from werk.cli.http import api_url, call_api, in_path
 from werk.cli.output import console, fail
 
 analytics_app = typer.Typer(
@@ -196,8 +195,7 @@ def spc_command(
         "rules": rules,
         "points": "false",
     }
-    path = f"/spc/{httpx.URL('/' + signal).raw_path.decode()[1:]}"
-    _show(path, params, token, api_url(api, config), as_json, render_spc)
+    _show(f"/spc/{in_path(signal)}", params, token, api_url(api, config), as_json, render_spc)
 
 
 @analytics_app.command("oee")

@@ -23,6 +23,12 @@ def raise_for_answer(response: httpx.Response) -> None:
         raise ConfigError(f"werk answered {response.status_code}: {detail}")
 
 
+def in_path(value: str) -> str:
+    """``value`` escaped as httpx would escape it inside a URL path (ids may hold ``/`` and ``@``,
+    which stay as they are; spaces and the like do not)."""
+    return httpx.URL(f"/{value}").raw_path.decode()[1:]
+
+
 def api_url(api: str | None, config: Path | None) -> str:
     """The werk to talk to: ``--api``, else the configured API address."""
     if api:
