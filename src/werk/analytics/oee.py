@@ -51,12 +51,12 @@ import numpy as np
 import numpy.typing as npt
 
 from werk.core import NS_PER_S, ValidationError, iso
+from werk.core.machine import MachineState
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.int64]
 
-# The virtual plant's state codes (werk.sim.sensors.MachineState); analytics does not import sim.
-RUNNING, IDLE, BLOCKED, STARVED, DOWN, SETUP = range(6)
+RUNNING, IDLE, BLOCKED, STARVED, DOWN, SETUP = MachineState
 STOPPED = (IDLE, BLOCKED, STARVED)
 SMALL_STOP_S = 300.0
 

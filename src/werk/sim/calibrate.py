@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 
 from werk.core.errors import MissingExtraError, WerkError
+from werk.core.machine import MachineState
 from werk.sim.experiment import Estimate
 from werk.store.base import TimeSeriesStore
 
-RUNNING, IDLE, BLOCKED, STARVED, DOWN, SETUP = range(6)
-STATE_NAMES = ("running", "idle", "blocked", "starved", "down", "setup")
+RUNNING, IDLE, BLOCKED, STARVED, DOWN, SETUP = MachineState
 NS = 1_000_000_000
 _PAGE = 10_000
 _MIN_FIT = 3  # samples below which only the mean is used
@@ -200,8 +200,8 @@ def observe(store: TimeSeriesStore, machine: str, start_ns: int, end_ns: int) ->
     ends = np.append(starts[1:], window)
     durations = ends - starts
     shares = {
-        name: float(durations[codes == code].sum() / window) if window > 0 else 0.0
-        for code, name in enumerate(STATE_NAMES)
+        state.label: float(durations[codes == state].sum() / window) if window > 0 else 0.0
+        for state in MachineState
     }
     running = codes == RUNNING
     cum_running = np.concatenate([[0.0], np.cumsum(durations * running)])

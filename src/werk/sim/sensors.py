@@ -33,25 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from werk.core import ConfigError
+from werk.core.machine import MachineState
 
 Array = npt.NDArray[np.float64]
-
-
-class MachineState(IntEnum):
-    """The ``state`` signal's codes."""
-
-    RUNNING = 0
-    IDLE = 1
-    BLOCKED = 2
-    STARVED = 3
-    DOWN = 4
-    SETUP = 5
 
 
 QUANTITIES = ("temperature", "vibration", "current", "pressure", "parts", "state")

@@ -15,13 +15,10 @@ from fastapi import APIRouter, Depends
 
 from werk.api.auth import Principal, read_access
 from werk.api.params import get_runtime
+from werk.core.machine import MachineState
 from werk.runtime import Runtime
 
 router = APIRouter(tags=["twin"])
-
-STATE_NAMES = {0: "running", 1: "idle", 2: "blocked", 3: "starved", 4: "down", 5: "setup"}
-"""The state codes of werk's virtual plant (werk.sim.sensors.MachineState), as the dashboard
-names them; another code is shown as its number."""
 
 
 @router.get("/plant", summary="The asset tree with each asset's state, open alarms and signals")
@@ -71,8 +68,7 @@ def _tree(runtime: Runtime, alarms: Counter[str], worst: dict[str, Any]) -> list
         state_signal = names.get(asset.analytics.state_signal)
         state = None
         if state_signal is not None and state_signal.id in latest:
-            code = latest[state_signal.id][1]
-            state = STATE_NAMES.get(int(code), str(int(code))) if code == code else None
+            state = MachineState.label_of(latest[state_signal.id][1])
         assets.append(
             {
                 "id": asset.id,
