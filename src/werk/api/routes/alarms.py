@@ -174,10 +174,16 @@ async def kpis(
 ) -> dict[str, Any]:
     start_ns, end_ns = time_window(start, end, runtime.clock.now_ns(), 24 * HOUR_NS)
     events = await runtime.query(read_events, runtime.store, "alarm", start_ns, end_ns)
+    return kpis_of(runtime, events, start_ns, end_ns, now=end is None)
+
+
+def kpis_of(
+    runtime: Runtime, events: list[Event], start_ns: int, end_ns: int, *, now: bool
+) -> dict[str, Any]:
+    """The alarm KPIs of ``events``; for a window ending ``now`` the stale count comes from the
+    alarm service, which knows alarms raised before the window too."""
     manager = runtime.alarms
-    current = None
-    if manager is not None and end is None:  # "now": the manager knows alarms raised long ago
-        current = [a.snapshot() for a in manager.book]
+    current = [a.snapshot() for a in manager.book] if manager is not None and now else None
     operators = manager.policy.operators if manager is not None else 1
     return alarm_kpis(events, start_ns, end_ns, operators=operators, current=current)
 

@@ -23,6 +23,8 @@ from fastapi import APIRouter, Depends, Query
 
 from werk.api.auth import Principal, read_access
 from werk.api.params import HOUR_NS, TIME_HELP, get_runtime, time_window
+from werk.api.routes.alarms import kpis_of
+from werk.api.routes.quality import coverage_now
 from werk.core import iso
 from werk.runtime import Runtime
 
@@ -43,8 +45,6 @@ async def helping(
     _: Principal = Depends(read_access),
 ) -> dict[str, Any]:
     from werk.analytics.alarms.history import read_events
-    from werk.analytics.alarms.kpis import alarm_kpis
-    from werk.analytics.coverage import coverage
     from werk.maintenance.report import KINDS, overview
 
     start_ns, end_ns = time_window(start, end, runtime.clock.now_ns(), 7 * 24 * HOUR_NS)
@@ -58,21 +58,9 @@ async def helping(
         return alarm_events, maintenance, changes
 
     alarm_events, maintenance_events, changes = await runtime.query(read)
-    manager = runtime.alarms
-    alarms = alarm_kpis(
-        alarm_events,
-        start_ns,
-        end_ns,
-        operators=manager.policy.operators if manager is not None else 1,
-        current=[a.snapshot() for a in manager.book] if manager and end is None else None,
-    )
+    alarms = kpis_of(runtime, alarm_events, start_ns, end_ns, now=end is None)
     detectors = _detectors(runtime)
-    quality = coverage(
-        runtime.catalog.values(),
-        runtime.state.get(),
-        runtime.state.stale(runtime.clock.now_ns()),
-        runtime.quality,
-    )
+    quality = coverage_now(runtime, runtime.catalog.values())
     predictions = overview(maintenance_events)["monitoring"]
     findings = _findings(alarms, detectors, quality)
     return {

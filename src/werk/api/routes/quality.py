@@ -3,12 +3,14 @@ what each detector is looking at now (score, anomalies, warm-up)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from werk.api.auth import Principal, read_access
 from werk.api.params import get_runtime
+from werk.core import Signal
 from werk.runtime import Runtime
 
 router = APIRouter(tags=["analytics"])
@@ -24,18 +26,21 @@ async def quality(
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(read_access),
 ) -> dict[str, Any]:
-    from werk.analytics.coverage import coverage
-
     signals = [s for s in runtime.catalog.values() if asset is None or s.asset == asset]
     ids = [s.id for s in signals]
-    assets = coverage(
-        signals,
-        runtime.state.get(ids),
-        runtime.state.stale(runtime.clock.now_ns()),
-        runtime.quality,
-    )
+    assets = coverage_now(runtime, signals)
     screened = runtime.quality.summary(ids) if runtime.quality is not None else {}
     return {"enabled": runtime.quality is not None, "assets": assets, "signals": screened}
+
+
+def coverage_now(runtime: Runtime, signals: Iterable[Signal]) -> dict[str, dict[str, Any]]:
+    """Coverage per asset of ``signals`` as the twin's live state and the screen see them now."""
+    from werk.analytics.coverage import coverage
+
+    chosen = list(signals)
+    latest = runtime.state.get([s.id for s in chosen])
+    stale = runtime.state.stale(runtime.clock.now_ns())
+    return coverage(chosen, latest, stale, runtime.quality)
 
 
 @router.get("/detectors", summary="Every detector: what it watches, its newest score, anomalies")
