@@ -197,7 +197,8 @@ class AnalyticsService:
         order = usable[np.argsort(batch.index[usable], kind="stable")]
         bounds = np.searchsorted(batch.index[order], np.arange(len(batch.names) + 1))
         found: list[Condition] = []
-        machines: dict[int, MachineWatch] = {}
+        # per machine watched here: (its column, the batch positions of that signal's samples)
+        machines: dict[int, tuple[MachineWatch, list[tuple[int, npt.NDArray[np.intp]]]]] = {}
         banked = _Banked.of(self.watchlist, batch, order)
         for code, name in enumerate(batch.names):
             watch = self.watchlist.signals.get(name)
@@ -212,12 +213,12 @@ class AnalyticsService:
                 found += self._watch(
                     watch, batch.timestamps[rows], batch.values[rows], banked, begin, end
                 )
-            for machine, _ in members or ():
-                machines[id(machine)] = machine
+            for machine, column in members or ():
+                machines.setdefault(id(machine), (machine, []))[1].append((column, rows))
         if banked is not None:
             banked.learn()
-        for machine in machines.values():
-            found += self._machine(machine, batch)
+        for machine, parts in machines.values():
+            found += self._machine(machine, batch, parts)
         return found
 
     # -- one signal ------------------------------------------------------------------------------
@@ -287,8 +288,13 @@ class AnalyticsService:
 
     # -- one machine -----------------------------------------------------------------------------
 
-    def _machine(self, machine: MachineWatch, batch: SampleBatch) -> list[Condition]:
-        ts, rows = _aligned_rows(machine, batch)
+    def _machine(
+        self,
+        machine: MachineWatch,
+        batch: SampleBatch,
+        parts: list[tuple[int, npt.NDArray[np.intp]]],
+    ) -> list[Condition]:
+        ts, rows = _aligned_rows(machine, batch, parts)
         if not len(ts):
             return []
         complete = np.isfinite(rows).all(axis=1)
@@ -400,28 +406,21 @@ class _Banked:
 
 
 def _aligned_rows(
-    machine: MachineWatch, batch: SampleBatch
+    machine: MachineWatch, batch: SampleBatch, parts: list[tuple[int, npt.NDArray[np.intp]]]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """One row per distinct timestamp of the machine's samples in ``batch``: each column holds its
-    signal's latest value at that time (carried forward, also from earlier batches)."""
-    codes = {name: i for i, name in enumerate(batch.names)}
-    columns = np.array([codes.get(s, -1) for s in machine.signals])
-    present = columns >= 0
-    if not present.any():
-        return np.empty(0, np.int64), np.empty((0, len(machine.signals)))
-    column_of_code = np.full(len(batch.names), -1)
-    column_of_code[columns[present]] = np.flatnonzero(present)
-    column = column_of_code[batch.index]
-    usable = (column >= 0) & (batch.quality < Quality.BAD) & np.isfinite(batch.values)
-    picks = np.flatnonzero(usable)
-    if not len(picks):
-        return np.empty(0, np.int64), np.empty((0, len(machine.signals)))
-    picks = picks[np.argsort(batch.timestamps[picks], kind="stable")]
+    """One row per distinct timestamp of the machine's samples in ``batch`` (``parts``: each of
+    its signals' column and usable samples, as :meth:`AnalyticsService.process` grouped them):
+    each column holds its signal's latest value at that time (carried forward, also from earlier
+    batches)."""
+    picks = np.concatenate([rows for _, rows in parts])
+    column = np.concatenate([np.full(len(rows), col) for col, rows in parts])
+    by_time = np.argsort(batch.timestamps[picks], kind="stable")
+    picks, column = picks[by_time], column[by_time]
     ts = batch.timestamps[picks]
     n, k = len(picks), len(machine.signals)
     grid = np.full((n + 1, k), np.nan)
     grid[0] = machine.last_row
-    grid[np.arange(1, n + 1), column[picks]] = batch.values[picks]
+    grid[np.arange(1, n + 1), column] = batch.values[picks]
     # carry each column's last value forward: index of the last finite entry at or before a row
     filled = np.where(np.isfinite(grid), np.arange(n + 1)[:, None], 0)
     np.maximum.accumulate(filled, axis=0, out=filled)
