@@ -23,37 +23,11 @@ def free_port() -> int:
 
 @contextmanager
 def werk_process(args: list[str], cwd: Path, port: int, timeout: float = 30) -> Iterator[str]:
-    """Run ``python -m werk ARGS`` until its /health answers; yield its base URL; stop it."""
-    # Output goes to files, not pipes: a pipe nobody reads fills up and blocks a chatty process.
-    log = open(cwd / f"werk-{port}.log", "w+b")  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "werk", *args],
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"werk exited early: {log.read().decode()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                log.seek(0)
-                raise AssertionError(f"werk did not come up: {log.read().decode()[-3000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.kill()
-        process.wait(10)
-        log.close()
+    """Run ``python -m werk ARGS`` until its /health answers; yield its base URL; stop it
+    (SIGKILL). Its output goes to ``werk-<port>.1.log`` in ``cwd``."""
+    with WerkProcess(args, cwd, port) as process:
+        process.start().wait_ready(timeout)
+        yield process.url
 
 
 class WerkProcess:
