@@ -288,7 +288,7 @@ def test_a_sustained_run_raises_once_and_clears_after_it_ends() -> None:
         ("cleared", int(ts[39 + 9])),  # nine quiet points: the rule's own window
     ]
     assert processor.pop_transitions() == [] and processor.active == ()
-    data = transitions[0].event_data("press1.temperature", "press1")
+    data = transitions[0].to_condition("press1.temperature", "press1").event().data
     assert data["condition"] == "nelson-2" and data["priority"] == "medium"
     assert data["signal"] == "press1.temperature" and data["asset"] == "press1"
     assert data["at"] == int(ts[28]) and data["value"] == 0.5

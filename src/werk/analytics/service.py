@@ -268,22 +268,7 @@ class AnalyticsService:
         if watch.spc is not None:
             watch.spc.update_many(ts, values)
             for change in watch.spc.pop_transitions():
-                data = change.event_data(watch.signal, watch.asset)
-                found.append(
-                    Condition(
-                        "spc",
-                        data["condition"],
-                        watch.signal,
-                        change.kind == "raised",
-                        change.at,
-                        data["message"],
-                        watch.priority,
-                        data["value"],
-                        data["score"],
-                        watch.asset,
-                        watch.signal,
-                    )
-                )
+                found.append(change.to_condition(watch.signal, watch.asset, watch.priority))
         return found
 
     # -- one machine -----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from werk.analytics.conditions import Condition
 from werk.core import ValidationError, iso
 
 FloatArray = npt.NDArray[np.float64]
@@ -557,25 +558,30 @@ class Transition:
     def condition(self) -> str:
         return RULES[self.rule].name
 
-    def event_data(self, signal: str, asset: str | None = None) -> dict[str, Any]:
-        """``data`` of the ``spc.raised`` / ``spc.cleared`` event (the analytics contract)."""
+    def to_condition(
+        self, signal: str, asset: str | None = None, priority: str | None = None
+    ) -> Condition:
+        """The ``spc.raised`` / ``spc.cleared`` condition (``priority``: the rule's own unless
+        given)."""
         r = RULES[self.rule]
         if self.kind == "raised":
             message = f"{signal}: {r.description} (Nelson {r.number}"
             message += f", Western Electric {r.western_electric})" if r.western_electric else ")"
         else:
             message = f"{signal}: back in control for Nelson rule {r.number}"
-        return {
-            "condition": r.name,
-            "priority": r.priority,
-            "message": message,
-            "value": _json_float(self.value),
-            "score": _json_float(abs(self.z)),
-            "contributors": [],
-            "asset": asset,
-            "signal": signal,
-            "at": self.at,
-        }
+        return Condition(
+            "spc",
+            r.name,
+            signal,
+            self.kind == "raised",
+            self.at,
+            message,
+            priority or r.priority,
+            _json_float(self.value),
+            _json_float(abs(self.z)),
+            asset,
+            signal,
+        )
 
 
 @dataclass
