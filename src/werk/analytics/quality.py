@@ -4,7 +4,7 @@ The screen runs on every batch on its way in (``Runtime.ingest``), so the histor
 found: a sample outside its signal's range is stored ``BAD``; a spike, a flatline or a timestamp
 from the future is stored ``UNCERTAIN``. Nothing is dropped — the quality says what to trust.
 Which rule fired is told as condition events (``quality.raised`` / ``quality.cleared``, one per
-transition, see :mod:`werk.analytics.conditions`) and counted per signal.
+transition, see :mod:`werk.core.condition`) and counted per signal.
 
 Rules, per signal (the plant file can tune or switch off each, :mod:`werk.analytics.config`):
 
@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from werk.analytics.conditions import Condition, describe
 from werk.core import NS_PER_S, Quality, SampleBatch
+from werk.core.condition import Condition, describe
 
 RULES = ("out-of-range", "spike", "flatline", "clock-skew", "gap", "not-finite")
 _QUALITY = np.array(

@@ -1,7 +1,7 @@
 """The analytics service: every sample batch on the bus through the detectors, limits and SPC.
 
 It follows ``samples.>`` like the recorder and the twin state do, and tells what it finds as
-condition events (``anomaly.*``, ``limit.*``, ``spc.*``; see :mod:`werk.analytics.conditions`),
+condition events (``anomaly.*``, ``limit.*``, ``spc.*``; see :mod:`werk.core.condition`),
 which the alarm manager turns into alarms. Data quality is not here: it is screened on the way in
 (:mod:`werk.analytics.quality`), so the stored samples carry it.
 
@@ -24,12 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from werk.analytics.base import ANOMALOUS, Detector, Explains, top_contributors
-from werk.analytics.conditions import Condition, describe
 from werk.analytics.detectors import AlarmRule, alarm_rule, decide, judge
 from werk.analytics.detectors.bank import RobustZBank
 from werk.analytics.limits import LimitState
 from werk.analytics.spc import SpcProcessor
 from werk.core import SAMPLES, Bus, Event, Quality, SampleBatch
+from werk.core.condition import Condition, describe
 from werk.core.drift import DriftReference, DriftReport
 
 log = logging.getLogger(__name__)

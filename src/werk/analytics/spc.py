@@ -37,8 +37,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from werk.analytics.conditions import Condition
 from werk.core import ValidationError, iso
+from werk.core.condition import Condition
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.int64]

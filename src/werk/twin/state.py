@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from werk.core import NS_PER_S, SAMPLES, Bus, Clock, Event, SampleBatch, iso
+from werk.core.condition import Condition
 
 Latest = dict[str, tuple[int, float, int]]
 
@@ -97,17 +98,14 @@ async def watch_freshness(
 def _stale_event(
     signal: str, raised: bool, now: int, message: str, assets: Mapping[str, str]
 ) -> Event:
-    return Event(
-        f"quality.{'raised' if raised else 'cleared'}",
-        source=signal,
-        data={
-            "condition": "stale",
-            "priority": "medium",
-            "message": message,
-            "value": None,
-            "score": None,
-            "asset": assets.get(signal),
-            "signal": signal,
-            "at": now,
-        },
-    )
+    return Condition(
+        "quality",
+        "stale",
+        signal,
+        raised,
+        now,
+        message,
+        "medium",
+        asset=assets.get(signal),
+        signal=signal,
+    ).event()

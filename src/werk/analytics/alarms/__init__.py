@@ -10,7 +10,6 @@
 from werk.analytics.alarms.kpis import alarm_kpis
 from werk.analytics.alarms.manager import AlarmManager, AlarmPolicy, Shelved
 from werk.analytics.alarms.model import (
-    FAMILIES,
     TRANSITIONS,
     Alarm,
     AlarmBook,
@@ -25,6 +24,7 @@ from werk.analytics.alarms.model import (
 )
 from werk.analytics.alarms.replica import AlarmReplica, NoAnswer
 from werk.analytics.alarms.webhooks import Webhook, WebhookNotifier
+from werk.core.condition import FAMILIES
 
 __all__ = [
     "FAMILIES",

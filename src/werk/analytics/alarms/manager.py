@@ -35,7 +35,6 @@ from typing import Any, Protocol
 
 from werk.analytics.alarms.history import read_events
 from werk.analytics.alarms.model import (
-    FAMILIES,
     REFUSED,
     REQUEST,
     Alarm,
@@ -60,6 +59,7 @@ from werk.core import (
     StoreError,
     ValidationError,
 )
+from werk.core.condition import FAMILIES
 from werk.store.base import TimeSeriesStore
 
 log = logging.getLogger(__name__)

@@ -35,9 +35,6 @@ from typing import Any
 
 from werk.core import NS_PER_S, Clock, Context, Event, ValidationError, WerkError
 
-FAMILIES = ("anomaly", "quality", "spc", "limit")
-"""Condition families, each an event kind prefix (``limit.raised``, ``limit.cleared``)."""
-
 RAISED = "raised"
 ACKNOWLEDGED = "acknowledged"
 CLEARED = "cleared"

@@ -1,4 +1,4 @@
-"""Conditions: what a processor tells the alarm system, one event per start and end.
+"""Conditions: what an analytics processor tells the alarm system, one event per start and end.
 
 A processor (data quality, a detector, SPC, limits) looks at many samples; the alarm system wants
 to hear only when something *starts* or *ends*, so each processor keeps its own state and tells
@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from werk.core import Event, iso
+from werk.core.clock import iso
+from werk.core.event import Event
 
 FAMILIES = ("anomaly", "quality", "spc", "limit")
+"""Condition families, each an event kind prefix (``limit.raised``, ``limit.cleared``)."""
 
 
 @dataclass(frozen=True, slots=True)
