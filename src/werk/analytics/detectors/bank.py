@@ -48,12 +48,21 @@ class RobustZBank:
         found = self._names.get(name)
         if found is None:
             found = self._names[name] = len(self._names)
-            self._buffer = np.vstack([self._buffer, np.empty((1, self._capacity))])
-            self._count = np.append(self._count, 0)
-            self._checkpoint = np.append(self._checkpoint, 0)
-            self._centre = np.append(self._centre, math.nan)
-            self._scale = np.append(self._scale, math.nan)
+            if found == len(self._buffer):  # full: double the rows (a row is ~18 kB; growing
+                self._grow(max(8, 2 * found))  # one at a time copied them all every time)
         return found
+
+    def _grow(self, rows: int) -> None:
+        """Room for ``rows`` slots; the new ones hold nothing learnt (and are never refreshed)."""
+
+        def grown(array: npt.NDArray[Any], fill: float) -> npt.NDArray[Any]:
+            out = np.full((rows, *array.shape[1:]), fill, array.dtype)
+            out[: len(array)] = array
+            return out
+
+        self._buffer = grown(self._buffer, math.nan)
+        self._count, self._checkpoint = grown(self._count, 0), grown(self._checkpoint, 0)
+        self._centre, self._scale = grown(self._centre, math.nan), grown(self._scale, math.nan)
 
     def score(self, slots: SlotArray, x: FloatArray) -> FloatArray:
         """Each value against its slot's statistics before this call (NaN: warming up)."""
