@@ -214,7 +214,7 @@ def test_plant_file_analytics_mistakes_are_reported_with_their_line(tmp_path: Pa
 
 
 def test_input_drift_compares_the_newest_inputs_with_the_first() -> None:
-    from werk.analytics.service import InputDrift
+    from werk.analytics.drift import InputDrift
 
     rng = np.random.default_rng(4)
     same, shifted = InputDrift(("x",), rows=200), InputDrift(("x",), rows=200)

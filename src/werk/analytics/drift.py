@@ -1,75 +1,51 @@
 """Detector drift: is each detector still looking at the data it was fitted on?
 
 A thin layer over :class:`werk.core.drift.DriftReference` (the same PSI the remaining-life models
-use): one reference per detector, fitted on that detector's training window (its inputs, one
-column each), then asked for the PSI of a recent window. By the usual rule of thumb a PSI above
-0.25 on an input means the detector's idea of normal is out of date — retrain, or expect its
-alarms to be worth less.
+use): each detector of the analytics service keeps its first inputs as the reference and its newest
+as the recent window (one column per input: a univariate detector has one, its signal). By the
+usual rule of thumb a PSI above 0.25 on an input means the detector's idea of normal is out of
+date — retrain, or expect its alarms to be worth less. ``/api/v1/detectors`` and ``/helping``
+show it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
-from werk.core import ValidationError
-from werk.core.drift import DriftReference, DriftReport, FloatArray
+from werk.core.drift import DriftReference, DriftReport
 
-MIN_ROWS = 20  # deciles of fewer rows say nothing
-
-
-def _rows(features: FloatArray, names: tuple[str, ...], field: str) -> FloatArray:
-    x = np.asarray(features, np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] != len(names):
-        raise ValidationError(
-            f"{field}: one column per input ({len(names)}: {', '.join(names)}), got shape "
-            f"{x.shape}",
-            field=field,
-            rule="shape",
-        )
-    return x
+DRIFT_ROWS = 500
+"""Rows a detector's drift reference holds (its first inputs), and rows of the recent window."""
 
 
-@dataclass
-class DetectorDrift:
-    """PSI references per detector (a univariate detector has one input, its signal)."""
+class InputDrift:
+    """Is a detector still looking at the data it learnt on? Its first ``rows`` inputs are the
+    reference; the newest ``rows`` are compared with them by PSI (werk.core.drift)."""
 
-    references: dict[str, DriftReference] = field(default_factory=dict)
+    def __init__(self, names: tuple[str, ...], rows: int = DRIFT_ROWS) -> None:
+        self.names = names
+        self.rows = rows
+        self._first: list[npt.NDArray[np.float64]] = []
+        self._have = 0
+        self.reference: DriftReference | None = None
+        self._recent = np.full((rows, len(names)), np.nan)
+        self._seen = 0
 
-    def fit(self, detector: str, features: FloatArray, inputs: Iterable[str]) -> DriftReference:
-        """Remember the training window of ``detector``: rows of its ``inputs``."""
-        names = tuple(inputs)
-        x = _rows(features, names, "features")
-        if len(x) < MIN_ROWS:
-            raise ValidationError(
-                f"{detector}: at least {MIN_ROWS} training rows are needed for a drift reference, "
-                f"got {len(x)}",
-                field="features",
-                rule="too-short",
-            )
-        reference = DriftReference.fit(x, names)
-        self.references[detector] = reference
-        return reference
+    def add(self, X: npt.NDArray[np.float64]) -> None:
+        X = X.reshape(len(X), -1)
+        if self.reference is None:
+            self._first.append(X[: self.rows - self._have])
+            self._have += len(self._first[-1])
+            if self._have >= self.rows:
+                self.reference = DriftReference.fit(np.concatenate(self._first), self.names)
+                self._first = []
+        tail = X[-self.rows :]
+        slots = (self._seen + np.arange(len(X) - len(tail), len(X))) % self.rows
+        self._recent[slots] = tail
+        self._seen += len(X)
 
-    def report(self, detector: str, recent: FloatArray) -> DriftReport:
-        """PSI of each input of ``detector`` in ``recent`` against its training window."""
-        reference = self.references.get(detector)
-        if reference is None:
-            raise ValidationError(
-                f"no drift reference for detector {detector!r}: fit it first",
-                field="detector",
-                rule="unknown-detector",
-            )
-        return reference.report(_rows(recent, reference.names, "recent"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: ref.to_dict() for name, ref in self.references.items()}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> DetectorDrift:
-        return cls({name: DriftReference.from_dict(ref) for name, ref in raw.items()})
+    def report(self) -> DriftReport | None:
+        if self.reference is None or self._seen < 2 * self.rows:
+            return None  # the recent window still overlaps the reference
+        return self.reference.report(self._recent)

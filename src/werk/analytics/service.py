@@ -26,49 +26,13 @@ import numpy.typing as npt
 from werk.analytics.base import ANOMALOUS, Detector, Explains, top_contributors
 from werk.analytics.detectors import AlarmRule, alarm_rule, decide, judge
 from werk.analytics.detectors.bank import RobustZBank
+from werk.analytics.drift import InputDrift
 from werk.analytics.limits import LimitState
 from werk.analytics.spc import SpcProcessor
 from werk.core import SAMPLES, Bus, Event, Quality, SampleBatch
 from werk.core.condition import Condition, describe
-from werk.core.drift import DriftReference, DriftReport
 
 log = logging.getLogger(__name__)
-
-
-DRIFT_ROWS = 500
-"""Rows a detector's drift reference holds (its first inputs), and rows of the recent window."""
-
-
-class InputDrift:
-    """Is a detector still looking at the data it learnt on? Its first ``rows`` inputs are the
-    reference; the newest ``rows`` are compared with them by PSI (werk.core.drift)."""
-
-    def __init__(self, names: tuple[str, ...], rows: int = DRIFT_ROWS) -> None:
-        self.names = names
-        self.rows = rows
-        self._first: list[npt.NDArray[np.float64]] = []
-        self._have = 0
-        self.reference: DriftReference | None = None
-        self._recent = np.full((rows, len(names)), np.nan)
-        self._seen = 0
-
-    def add(self, X: npt.NDArray[np.float64]) -> None:
-        X = X.reshape(len(X), -1)
-        if self.reference is None:
-            self._first.append(X[: self.rows - self._have])
-            self._have += len(self._first[-1])
-            if self._have >= self.rows:
-                self.reference = DriftReference.fit(np.concatenate(self._first), self.names)
-                self._first = []
-        tail = X[-self.rows :]
-        slots = (self._seen + np.arange(len(X) - len(tail), len(X))) % self.rows
-        self._recent[slots] = tail
-        self._seen += len(X)
-
-    def report(self) -> DriftReport | None:
-        if self.reference is None or self._seen < 2 * self.rows:
-            return None  # the recent window still overlaps the reference
-        return self.reference.report(self._recent)
 
 
 @dataclass(slots=True)
