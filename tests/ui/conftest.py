@@ -301,7 +301,13 @@ def login(driver: Any, werk: Werk, token: str, role: str) -> None:
     field.clear()
     field.send_keys(token)
     driver.find_element(By.ID, "login-submit").click()
+    # Signed in means the badge names the role of a token (an anonymous reader's badge also says
+    # "viewer") and the page has left #/login: the submit handler's own redirect must not land on
+    # top of the caller's next navigation.
     wait_until(
-        lambda: role in driver.find_element(By.ID, "whoami").text,
-        f"#whoami to name the role {role!r}",
+        lambda: (
+            driver.find_element(By.ID, "whoami").text.startswith(f"{role} · ")
+            and not driver.execute_script("return location.hash").startswith("#/login")
+        ),
+        f"#whoami to name the role {role!r} and the page to leave #/login",
     )

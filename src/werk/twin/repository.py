@@ -38,6 +38,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,6 +82,7 @@ _KIND_OF_MODEL_TYPE = {v: k for k, v in _MODEL_TYPES.items()}
 
 PLANT_FILE = "plant.json"
 _LONGEST_FILE_STEM = 200  # most file systems allow 255 bytes per name
+ABANDONED_WRITE_S = 600.0  # a temporary file this old is no write in flight
 
 
 class TwinError(WerkError):
@@ -493,7 +495,7 @@ class TwinRepository:
             entries: dict[str, Stored] = {}
             for path in sorted(folder.iterdir()):
                 if path.name.endswith(".tmp"):
-                    path.unlink()  # a write that a crash interrupted; the old file is intact
+                    _remove_if_abandoned(path)
                     continue
                 if path.suffix != ".json":
                     continue
@@ -553,6 +555,17 @@ def _fingerprint(documents: list[JsonObject]) -> str:
     ordered = sorted(documents, key=lambda d: (d["modelType"], d["id"]))
     text = json.dumps(ordered, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remove_if_abandoned(temporary: Path) -> None:
+    """Remove a temporary file that a crash left behind; the old file beside it is intact.
+
+    Processes of a scaled-out werk share the twin folder, so a young one may be another process's
+    write in flight: only one older than ``ABANDONED_WRITE_S`` is abandoned.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - temporary.stat().st_mtime > ABANDONED_WRITE_S:
+            temporary.unlink()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
