@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -148,6 +149,8 @@ async def open_runtime(
 
             service = await asyncio.to_thread(service_from_settings, settings.maintenance, runtime)
             producers.append(asyncio.create_task(service.run(), name="maintenance"))
+        if API in roles:
+            producers += _start_planner(runtime)
         if settings.demo and INGEST in roles:  # the virtual plant over OPC UA (+ Sparkplug)
             from werk.sim.virtual import run_virtual_demo
 
@@ -286,6 +289,34 @@ def _start_alarm_replica(runtime: Runtime) -> asyncio.Task[None]:
     )
     runtime.alarms = replica
     return asyncio.create_task(replica.run(), name="alarms.replica")
+
+
+def _start_planner(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """The planner on the bus (werk.plan.service), listening from the start so that no
+    breakdown or maintenance suggestion before the first plan is missed; none without the
+    plan package's dependencies."""
+    try:
+        from werk.plan.service import PlanService
+    except ImportError as error:  # pragma: no cover - werk.plan needs nothing beyond werk
+        log.info("planner not started: %s", error)
+        return []
+    service = PlanService(
+        runtime.bus,
+        runtime.emit,
+        runtime.clock,
+        maintenance=runtime.settings.plan.maintenance,
+        use_cpsat=importlib.util.find_spec("ortools") is not None,  # else the heuristic repairs
+    )
+    service.start()  # subscribes now, before anyone publishes
+    runtime.planner = service
+
+    async def run() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await service.stop()
+
+    return [asyncio.create_task(run(), name="plan")]
 
 
 async def _stop(tasks: list[asyncio.Task[None]], grace_s: float = 5.0) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from werk.analytics.service import AnalyticsService
     from werk.api.tokens import TokenStore
     from werk.connect.runner import ConnectorSet
+    from werk.plan.service import PlanService
     from werk.twin.plant import Plant
     from werk.twin.repository import TwinRepository
 
@@ -111,6 +112,8 @@ class Runtime:
     """The data-quality screen every ingested batch passes (werk.analytics.quality)."""
     analytics: AnalyticsService | None = None
     alarms: AlarmManager | None = None
+    planner: PlanService | None = None
+    """The planner on the bus (werk.plan.service), where this process serves the API."""
     asset_of: dict[str, str] = field(default_factory=dict)
     """Signal id -> asset id, for the events that name both."""
     roles: frozenset[str] = ROLES

@@ -204,6 +204,14 @@ class SimSettings(_Section):
     max_replications: int = Field(100, ge=2, le=10_000, description="per what-if request")
 
 
+class PlanSettings(_Section):
+    maintenance: Literal["suggested", "accepted"] = Field(
+        "suggested",
+        description="suggested: a maintenance.work_order.suggested window enters the plan at "
+        "once; accepted: only once it is published as machine.down",
+    )
+
+
 class SignalSettings(_Section):
     id: str
     unit: str = "1"
@@ -239,6 +247,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = AnalyticsSettings()
     alarms: AlarmSettings = AlarmSettings()
     sim: SimSettings = SimSettings()
+    plan: PlanSettings = PlanSettings()
     spool_directory: str = Field(
         "var/spool", description="store-and-forward files, one folder per connector"
     )

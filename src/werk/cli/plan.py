@@ -34,13 +34,28 @@ ProblemFile = Annotated[
 ]
 
 
-def _load(file: Path) -> Any:
+PlantOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plant",
+        help="plant file: the machines the plan's steps name and it does not list, with their "
+        "calendars (default: the plan's plant key)",
+    ),
+]
+
+
+def _load(file: Path, plant_file: Path | None = None) -> Any:
     from werk.plan import load_problem
 
     if not file.is_file():
         raise fail(f"{file} not found")
     try:
-        return load_problem(file)
+        plant = None
+        if plant_file is not None:
+            from werk.twin.plant import load_plant
+
+            plant = load_plant(plant_file)
+        return load_problem(file, plant=plant)
     except WerkError as error:
         raise fail(str(error)) from None
 
@@ -67,11 +82,11 @@ def _fmt(value: float | None) -> str:
 
 
 @plan_app.command("check")
-def check_command(file: ProblemFile) -> None:
+def check_command(file: ProblemFile, plant: PlantOption = None) -> None:
     """Explain why a problem cannot be scheduled (exit 2), or say that it can be tried."""
     from werk.plan import check
 
-    problem = _load(file)
+    problem = _load(file, plant)
     issues = check(problem)
     size = (
         f"{len(problem.orders)} orders, {problem.operation_count} operations, "
@@ -88,6 +103,7 @@ def check_command(file: ProblemFile) -> None:
 @plan_app.command("solve")
 def solve_command(
     file: ProblemFile,
+    plant: PlantOption = None,
     objective: Annotated[
         str, typer.Option(help="makespan, tardiness (total weighted) or mix (the sum)")
     ] = "makespan",
@@ -106,7 +122,7 @@ def solve_command(
     """Schedule a problem, showing each better schedule found (objective, bound, gap)."""
     from werk.plan import Infeasible, Objective, kpis, solver_for, write_gantt
 
-    problem = _load(file)
+    problem = _load(file, plant)
     try:
         goal = Objective(objective)
         solver = solver_for(heuristic_only=heuristic_only, time_limit_s=time_limit, workers=workers)
@@ -248,3 +264,173 @@ def bench_command(
     console.print(table)
     if json_out is not None:
         json_out.write_text(json.dumps([r.to_dict() for r in rows], indent=1))
+
+
+@plan_app.command("simulate")
+def simulate_command(
+    file: ProblemFile,
+    schedule_file: Annotated[
+        Path | None,
+        typer.Option("--schedule", help="the JSON of `werk plan solve --json` (else: solve first)"),
+    ] = None,
+    objective: Annotated[
+        str, typer.Option(help="when solving: makespan, tardiness or mix")
+    ] = "makespan",
+    time_limit: Annotated[
+        float, typer.Option(help="when solving: seconds CP-SAT may search")
+    ] = 5.0,
+    workers: Annotated[int, typer.Option(help="when solving: CP-SAT worker threads")] = 2,
+    heuristic_only: Annotated[
+        bool, typer.Option(help="when solving: dispatching rules only (no OR-Tools)")
+    ] = False,
+    replications: Annotated[int, typer.Option(help="replications (1 to 10,000)")] = 30,
+    cv: Annotated[
+        float, typer.Option(help="coefficient of variation of processing and changeover times")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="random seed (same seed: same random numbers)")] = 0,
+    failures: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--failures",
+            help="MACHINE=MTBF/MTTR in plan units (operating time between failures / repair);"
+            " repeat for more machines",
+        ),
+    ] = None,
+    early_start: Annotated[
+        bool, typer.Option(help="start as soon as possible in the planned order, not on plan")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the estimates as JSON")
+    ] = None,
+) -> None:
+    """Execute a schedule under variability: each KPI's plan value beside its simulated mean with
+    a 95 % confidence interval, then the orders most likely to be late."""
+    from rich.progress import Progress as Bar
+
+    from werk.plan import Infeasible, Objective, Schedule, solver_for
+    from werk.sim.schedule import Variability, simulate
+
+    problem = _load(file)
+    try:
+        variability = Variability(
+            duration_cv=cv,
+            failures=dict(_failures(spec) for spec in failures or ()),
+            early_start=early_start,
+        )
+        if schedule_file is not None:
+            if not schedule_file.is_file():
+                raise fail(f"{schedule_file} not found")
+            plan = Schedule.from_dict(json.loads(schedule_file.read_text()))
+        else:
+            solver = solver_for(
+                heuristic_only=heuristic_only, time_limit_s=time_limit, workers=workers
+            )
+            with console.status(f"solving {problem.name} ({solver.name})"):
+                plan = solver.solve(problem, Objective(objective))
+            status = "" if plan.status == plan.solver else f" ({plan.status})"
+            console.print(f"plan by {plan.solver}: {objective} {plan.objective:g}{status}")
+        with Bar(console=console, transient=True) as bar:
+            task = bar.add_task("replications", total=replications)
+            result = simulate(
+                problem,
+                plan,
+                variability,
+                replications,
+                seed,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+    except Infeasible as error:
+        errors.print(f"[red]{problem.name} cannot be scheduled:[/red]")
+        _print_issues(error.issues)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+    except json.JSONDecodeError as error:
+        raise fail(f"{schedule_file}: not JSON ({error})") from None
+    except WerkError as error:
+        raise fail(str(error)) from None
+    _print_simulation(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=1))
+        console.print(f"estimates: {json_out}")
+
+
+def _failures(spec: str) -> tuple[str, Any]:
+    """``saw=2000/60`` -> ("saw", Failures(2000, 60))."""
+    from werk.core import ValidationError
+    from werk.sim.schedule import Failures
+
+    machine, _, numbers = spec.partition("=")
+    mtbf, _, mttr = numbers.partition("/")
+    try:
+        return machine.strip(), Failures(float(mtbf), float(mttr))
+    except ValueError:
+        raise ValidationError(
+            f"--failures {spec!r}: write MACHINE=MTBF/MTTR, e.g. saw=2000/60",
+            field="failures",
+            rule="format",
+        ) from None
+
+
+def _print_simulation(result: Any) -> None:
+    from werk.sim.schedule import Figure
+
+    def _sig(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value:.4g}"
+
+    def interval(figure: Any) -> str:
+        if math.isnan(figure.estimate.half_width):
+            return "-"
+        low, high = figure.interval()
+        return f"{low:.4g} .. {high:.4g}"
+
+    v = result.variability
+    failing = ", ".join(f"{m} {f.mtbf:g}/{f.mttr:g}" for m, f in v.failures.items()) or "none"
+    table = Table(
+        "KPI",
+        "plan",
+        "simulated mean",
+        "95 % CI",
+        title=f"{result.problem}: {result.replications} replications, cv {v.duration_cv:g}, "
+        f"failures {failing}" + (", early start" if v.early_start else ""),
+    )
+    for name, figure in result.kpis.items():
+        table.add_row(
+            name.replace("_", " "),
+            _fmt(figure.plan),
+            _sig(figure.estimate.mean),
+            interval(figure),
+        )
+    for machine, figure in result.utilisation.items():
+        table.add_row(
+            f"utilisation {machine}",
+            _fmt(figure.plan),
+            _sig(figure.estimate.mean),
+            interval(figure),
+        )
+    console.print(table)
+    late = result.late()
+    if not late:
+        console.print("[green]no order was late in any replication[/green]")
+        return
+    risks = Table(
+        "order",
+        "due",
+        "plan end",
+        "mean end",
+        "95 % CI",
+        "P(late)",
+        "mean tardiness",
+        title="orders most likely late",
+    )
+    for order in late[:10]:
+        risks.add_row(
+            order.order,
+            _fmt(order.due),
+            _fmt(order.plan_completion),
+            f"{order.completion.mean:.4g}",
+            interval(Figure(order.plan_completion, order.completion)),
+            f"{order.p_late:.0%}",
+            f"{order.mean_tardiness:.4g}",
+        )
+    console.print(risks)
+    if len(late) > 10:
+        console.print(f"  [dim]and {len(late) - 10} more orders late at times[/dim]")

@@ -9,6 +9,8 @@
   (machines from 1).
 - **werk TOML/JSON**: machines with shifts and maintenance, setup families, products with
   options, orders (configured or with explicit operations); see ``examples/plan/bikes.toml``.
+  With a plant (``plant = "plant.toml"``, or ``plant=`` given), the machines steps name that the
+  plan does not list are the plant's assets of level machine, working to their calendars.
 - **werk CSV**: one row per order, step and eligible machine:
   ``order,operation,machine,duration[,family,release,due,priority]``.
 
@@ -22,20 +24,33 @@ import io
 import json
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werk.core import NS_PER_S, ValidationError, parse_duration, parse_time
 from werk.plan.model import Machine, Operation, Option, Order, Problem, Window
 from werk.plan.variants import Product, _list, _number, _only, _text, product_from_dict
+from werk.twin.calendar_spec import (
+    WEEKDAYS,
+    Calendar,
+    parse_shift,
+    parse_timezone,
+    parse_weekday,
+)
+
+if TYPE_CHECKING:
+    from werk.twin.plant import Plant
 
 DEFAULT_SHIFT_HORIZON = "28d"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def load_problem(path: str | Path) -> Problem:
-    """Read a problem file, choosing the reader by extension (and content for ``.txt``)."""
+def load_problem(path: str | Path, *, plant: Plant | None = None) -> Problem:
+    """Read a problem file, choosing the reader by extension (and content for ``.txt``).
+
+    ``plant`` (werk ``.toml``/``.json`` plans only) supplies the machines the plan does not list;
+    without it, the plan's own ``plant`` key names the plant file, relative to the plan.
+    """
     path = Path(path)
     try:
         text = path.read_text()
@@ -45,18 +60,24 @@ def load_problem(path: str | Path) -> Problem:
         ) from error
     name = path.stem
     suffix = path.suffix.lower()
+    if plant is not None and suffix not in {".toml", ".json"}:
+        raise ValidationError(
+            f"{path}: a plant applies to werk .toml/.json plans only",
+            field="plant",
+            rule="plant-format",
+        )
     if suffix == ".toml":
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise ValidationError(f"{path}: {error}", field="file", rule="toml") from error
-        return problem_from_dict(raw, name=name, base_dir=path.parent)
+        return problem_from_dict(raw, name=name, base_dir=path.parent, plant=plant)
     if suffix == ".json":
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as error:
             raise ValidationError(f"{path}: {error}", field="file", rule="json") from error
-        return problem_from_dict(raw, name=name, base_dir=path.parent)
+        return problem_from_dict(raw, name=name, base_dir=path.parent, plant=plant)
     if suffix == ".csv":
         return read_csv_routing(text, name)
     if suffix == ".fjs":
@@ -207,6 +228,7 @@ _TOP = {
     "products",
     "orders",
     "orders_csv",
+    "plant",
 }
 _ORDER = {
     "id",
@@ -260,9 +282,19 @@ class _Clock:
 
 
 def problem_from_dict(
-    raw: Mapping[str, Any], *, name: str = "plan", base_dir: Path | None = None
+    raw: Mapping[str, Any],
+    *,
+    name: str = "plan",
+    base_dir: Path | None = None,
+    plant: Plant | None = None,
 ) -> Problem:
-    """A problem from werk's TOML/JSON structure; errors name the field (``orders[3].due``)."""
+    """A problem from werk's TOML/JSON structure; errors name the field (``orders[3].due``).
+
+    With a ``plant`` (given here, or read from the plan's ``plant`` key, a path relative to
+    ``base_dir``), a machine that steps name and ``machines`` does not list is the plant's asset
+    of level machine, blocked outside its inherited calendar; a listed machine of the plant keeps
+    the plant's calendar unless it gives its own ``shifts``.
+    """
     if not isinstance(raw, Mapping):
         raise ValidationError("a plan must be a table/object", field="", rule="type")
     _only(raw, _TOP, "plan")
@@ -281,16 +313,6 @@ def problem_from_dict(
         except ValueError as error:
             raise ValidationError(f"unit: {error}", field="unit", rule="duration") from None
     clock = _Clock(start_ns, unit_s)
-    machines_raw = _list(raw.get("machines"), "machines")
-    needs_horizon = any(isinstance(m, Mapping) and m.get("shifts") for m in machines_raw)
-    horizon = None
-    if raw.get("horizon") is not None:
-        horizon = clock.span(raw["horizon"], "horizon")
-    elif needs_horizon:
-        horizon = clock.span(DEFAULT_SHIFT_HORIZON, "horizon")
-    machines = tuple(
-        _machine(m, f"machines[{i}]", clock, horizon, start_ns) for i, m in enumerate(machines_raw)
-    )
     products = {}
     for i, p in enumerate(_list(raw.get("products"), "products")):
         if not isinstance(p, Mapping):
@@ -303,6 +325,7 @@ def problem_from_dict(
         _order(o, f"orders[{i}]", clock, products)
         for i, o in enumerate(_list(raw.get("orders"), "orders"))
     ]
+    wheres = [f"orders[{i}]" for i in range(len(orders))]
     if raw.get("orders_csv"):
         csv_path = Path(str(raw["orders_csv"]))
         if base_dir is not None and not csv_path.is_absolute():
@@ -315,7 +338,22 @@ def problem_from_dict(
                 field="orders_csv",
                 rule="readable",
             ) from error
-        orders += read_orders_csv(text, clock, products)
+        from_csv = read_orders_csv(text, clock, products)
+        orders += from_csv
+        wheres += [f"orders_csv ({o.id})" for o in from_csv]
+    if plant is None and raw.get("plant") is not None:
+        plant = _read_plant(raw["plant"], base_dir)
+    specs = _machine_specs(
+        _list(raw.get("machines"), "machines"), plant, _named_machines(products, orders, wheres)
+    )
+    horizon = None
+    if raw.get("horizon") is not None:
+        horizon = clock.span(raw["horizon"], "horizon")
+    elif any(calendar is not None for _, _, calendar in specs):
+        horizon = clock.span(DEFAULT_SHIFT_HORIZON, "horizon")
+    machines = tuple(
+        _machine(m, where, clock, horizon, start_ns, calendar) for m, where, calendar in specs
+    )
     families = {op.family for o in orders for op in o.operations}
     setups = _setups(raw.get("setups"), families)
     return Problem(
@@ -330,14 +368,106 @@ def problem_from_dict(
     )
 
 
+def _read_plant(value: Any, base_dir: Path | None) -> Plant:
+    from werk.core import ConfigError
+    from werk.twin.plant import load_plant
+
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("plant must be the path of a plant file", field="plant", rule="type")
+    path = Path(value)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        return load_plant(path)
+    except ConfigError as error:
+        raise ValidationError(f"plant: {error}", field="plant", rule="plant-file") from error
+
+
+def _named_machines(
+    products: Mapping[str, Product], orders: list[Order], wheres: list[str]
+) -> dict[str, tuple[str, str]]:
+    """Machine id -> (field, step) of the first step that names it, products' steps included
+    (a rush order configured later may need them)."""
+    named: dict[str, tuple[str, str]] = {}
+    for order, where in zip(orders, wheres, strict=True):
+        for k, operation in enumerate(order.operations):
+            for option in operation.options:
+                named.setdefault(
+                    option.machine,
+                    (f"{where}.operations[{k}]", f"order {order.id!r}, step {operation.id!r}"),
+                )
+    for i, product in enumerate(products.values()):
+        for k, step in enumerate(product.steps):
+            for machine in step.machines:
+                named.setdefault(
+                    machine,
+                    (f"products[{i}].steps[{k}]", f"product {product.id!r}, step {step.id!r}"),
+                )
+    return named
+
+
+_Spec = tuple[Mapping[str, Any], str, Calendar | None]
+
+
+def _machine_specs(
+    listed: list[Any], plant: Plant | None, named: Mapping[str, tuple[str, str]]
+) -> list[_Spec]:
+    """Each machine's table, where it is written, and the calendar it works to: the plan's
+    machines first, then the plant's that steps name."""
+    specs: list[_Spec] = []
+    ids: set[str] = set()
+    for i, m in enumerate(listed):
+        where = f"machines[{i}]"
+        table: Mapping[str, Any] = {"id": m} if isinstance(m, str) else m
+        if not isinstance(table, Mapping):
+            raise ValidationError(f"{where} must be a table or an id", field=where, rule="type")
+        _only(table, _MACHINE, where)
+        machine_id = _text(table, "id", where)
+        calendar = _calendar(table, where)
+        if calendar is None and plant is not None and _plant_machine(plant, machine_id):
+            calendar = plant.calendar_of(machine_id)
+            if "name" not in table:
+                table = {**table, "name": plant.asset(machine_id).name}
+        specs.append((table, where, calendar))
+        ids.add(machine_id)
+    if plant is None:
+        return specs
+    for machine_id, (field, step) in named.items():
+        if machine_id in ids or machine_id not in plant:
+            continue  # unknown machines are explained by check(), naming the step
+        asset = plant.asset(machine_id)
+        if asset.level != "machine":
+            raise ValidationError(
+                f"{step}: {machine_id!r} is a {asset.level} of plant {plant.id!r}, not a "
+                "machine; a step runs on an asset of level machine",
+                field=field,
+                rule="not-a-machine",
+            )
+        specs.append(
+            (
+                {"id": machine_id, "name": asset.name},
+                f"plant {plant.id!r}, machine {machine_id!r}",
+                plant.calendar_of(machine_id),
+            )
+        )
+    return specs
+
+
+def _plant_machine(plant: Plant, machine_id: str) -> bool:
+    return machine_id in plant and plant.asset(machine_id).level == "machine"
+
+
+_MACHINE = {"id", "name", "shifts", "days", "timezone", "maintenance", "down"}
+
+
 def _machine(
-    raw: Any, where: str, clock: _Clock, horizon: int | None, start_ns: int | None
+    raw: Mapping[str, Any],
+    where: str,
+    clock: _Clock,
+    horizon: int | None,
+    start_ns: int | None,
+    calendar: Calendar | None,
 ) -> Machine:
-    if isinstance(raw, str):
-        return Machine(raw)
-    if not isinstance(raw, Mapping):
-        raise ValidationError(f"{where} must be a table or an id", field=where, rule="type")
-    _only(raw, {"id", "name", "shifts", "days", "maintenance", "down"}, where)
     blocked: list[Window] = []
     for key in ("maintenance", "down"):
         for i, w in enumerate(_list(raw.get(key), f"{where}.{key}")):
@@ -353,14 +483,14 @@ def _machine(
                     f"{at}: end must be after start", field=f"{at}.end", rule="start-before-end"
                 )
             blocked.append(Window(start, end, str(w.get("reason", key))))
-    if raw.get("shifts"):
+    if calendar is not None:
         if start_ns is None or horizon is None:
             raise ValidationError(
-                f"{where}.shifts need the plan's start time",
-                field=f"{where}.shifts",
+                f"{where}: shifts need the plan's start time",
+                field=f"{where}.shifts" if raw.get("shifts") else "start",
                 rule="start-required",
             )
-        blocked += _off_shift(raw, where, start_ns, clock, horizon)
+        blocked += _off_shift(calendar, start_ns, clock, horizon)
     return Machine(
         _text(raw, "id", where),
         str(raw.get("name", "")),
@@ -368,59 +498,52 @@ def _machine(
     )
 
 
-def _off_shift(
-    raw: Mapping[str, Any], where: str, start_ns: int, clock: _Clock, horizon: int
-) -> list[Window]:
-    """Daily shifts (UTC ``HH:MM`` pairs, optionally on some weekdays) -> off-shift windows."""
+def _calendar(raw: Mapping[str, Any], where: str) -> Calendar | None:
+    """A listed machine's own ``shifts`` (``HH:MM`` pairs), ``days`` and ``timezone``."""
+    if not raw.get("shifts"):
+        for key in ("days", "timezone"):
+            if raw.get(key):
+                raise ValidationError(
+                    f"{where}.{key} needs shifts", field=f"{where}.{key}", rule="shifts-required"
+                )
+        return None
     shifts = []
     for i, pair in enumerate(_list(raw["shifts"], f"{where}.shifts")):
         at = f"{where}.shifts[{i}]"
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValidationError(f'{at} must be ["HH:MM", "HH:MM"]', field=at, rule="shift")
-        begin, end = (_minutes(v, at) for v in pair)
-        shifts.append((begin, end if end > begin else end + 24 * 60))
-    days = [str(d).lower()[:3] for d in _list(raw.get("days"), f"{where}.days")] or list(WEEKDAYS)
-    for d in days:
-        if d not in WEEKDAYS:
+        try:
+            shifts.append(parse_shift(pair))
+        except ValueError as error:
+            raise ValidationError(f"{at}: {error}", field=at, rule="shift") from None
+    days = []
+    for d in _list(raw.get("days"), f"{where}.days"):
+        try:
+            days.append(parse_weekday(d))
+        except ValueError as error:
             raise ValidationError(
-                f"{where}.days: {d!r} is not a weekday (mon..sun)",
-                field=f"{where}.days",
-                rule="weekday",
-            )
-    origin = datetime.fromtimestamp(start_ns // NS_PER_S, tz=UTC)
-    midnight = origin.replace(hour=0, minute=0, second=0, microsecond=0)
-    open_windows = []
-    day = midnight
-    end_of_plan = origin + timedelta(seconds=horizon * clock.unit_ns / NS_PER_S)
-    while day < end_of_plan:
-        if WEEKDAYS[day.weekday()] in days:
-            for begin, end in shifts:
-                opens = clock.at(day + timedelta(minutes=begin), where)
-                closes = clock.at(day + timedelta(minutes=end), where)
-                open_windows.append((opens, closes))
-        day += timedelta(days=1)
-    blocked: list[Window] = []
-    free_from = 0
-    for opens, closes in sorted(open_windows):
-        if opens > free_from:
-            blocked.append(Window(free_from, min(opens, horizon), "off shift"))
-        free_from = max(free_from, closes)
-    if free_from < horizon:
-        blocked.append(Window(free_from, horizon, "off shift"))
-    return [w for w in blocked if w.end > w.start and w.end > 0]
+                f"{where}.days: {error}", field=f"{where}.days", rule="weekday"
+            ) from None
+    timezone = "UTC"
+    if raw.get("timezone") is not None:
+        try:
+            timezone = parse_timezone(raw["timezone"])
+        except ValueError as error:
+            raise ValidationError(
+                f"{where}.timezone: {error}", field=f"{where}.timezone", rule="timezone"
+            ) from None
+    return Calendar(tuple(shifts), tuple(d for d in WEEKDAYS if d in days) or WEEKDAYS, timezone)
 
 
-def _minutes(value: Any, where: str) -> int:
-    try:
-        hours, minutes = str(value).split(":")
-        total = int(hours) * 60 + int(minutes)
-    except ValueError:
-        raise ValidationError(
-            f"{where}: {value!r} is not HH:MM", field=where, rule="shift"
-        ) from None
-    if not 0 <= total <= 24 * 60:
-        raise ValidationError(f"{where}: {value!r} is not a time of day", field=where, rule="shift")
-    return total
+def _off_shift(calendar: Calendar, start_ns: int, clock: _Clock, horizon: int) -> list[Window]:
+    """The calendar's off-shift time up to ``horizon`` as blocked windows (in units, rounded
+    outwards: a part-unit of off-shift time blocks the whole unit)."""
+    end_ns = start_ns + horizon * clock.unit_ns
+    windows = []
+    for closes, opens in calendar.closed_between(start_ns, end_ns):
+        begin = (closes - start_ns) // clock.unit_ns
+        end = min(horizon, -(-(opens - start_ns) // clock.unit_ns))
+        if end > begin:
+            windows.append(Window(begin, end, "off shift"))
+    return windows
 
 
 def order_from_dict(raw: Mapping[str, Any], problem: Problem, where: str = "order") -> Order:

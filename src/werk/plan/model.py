@@ -15,6 +15,7 @@ a gap between two operations and may fall into a window (the setters' time is no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -234,6 +235,58 @@ class Schedule:
 
     def on_machine(self, machine: str) -> list[Assignment]:
         return sorted((a for a in self.assignments if a.machine == machine), key=lambda a: a.start)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Schedule:
+        """Read what ``to_dict`` wrote (``werk plan solve --json``); other keys (``kpis``, ns
+        times) are ignored. A missing or mistyped field raises ``ValidationError`` naming it."""
+        from werk.core import ValidationError
+
+        def need(row: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+            value = row.get(key)
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise ValidationError(
+                    f"{where}.{key}: expected {kind.__name__}, got {value!r}",
+                    field=f"{where}.{key}",
+                    rule="required" if value is None else "type",
+                )
+            return value
+
+        if not isinstance(raw, Mapping):
+            raise ValidationError("a schedule is a JSON object", field="schedule", rule="type")
+        rows = raw.get("assignments")
+        if not isinstance(rows, list):
+            raise ValidationError(
+                "schedule.assignments: expected a list", field="schedule.assignments", rule="type"
+            )
+        assignments = []
+        for i, row in enumerate(rows):
+            where = f"schedule.assignments[{i}]"
+            if not isinstance(row, Mapping):
+                raise ValidationError(f"{where}: expected an object", field=where, rule="type")
+            assignments.append(
+                Assignment(
+                    order=need(row, "order", str, where),
+                    index=need(row, "index", int, where),
+                    operation=str(row.get("operation", "")),
+                    machine=need(row, "machine", str, where),
+                    start=need(row, "start", int, where),
+                    end=need(row, "end", int, where),
+                    setup=int(row.get("setup") or 0),
+                )
+            )
+        objective, bound = raw.get("objective"), raw.get("bound")
+        return cls(
+            problem=str(raw.get("problem", "")),
+            assignments=tuple(assignments),
+            objective_name=str(raw.get("objective_name", "makespan")),
+            objective=float(objective) if isinstance(objective, int | float) else math.nan,
+            status=str(raw.get("status", "feasible")),
+            solver=str(raw.get("solver", "")),
+            bound=float(bound) if isinstance(bound, int | float) else None,
+            elapsed_s=float(raw.get("elapsed_s") or 0.0),
+            notes=tuple(str(n) for n in raw.get("notes") or ()),
+        )
 
     def to_dict(self, problem: Problem | None = None) -> dict[str, Any]:
         """JSON-ready; with ``problem`` (and its start time) each assignment also has ns times."""

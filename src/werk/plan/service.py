@@ -11,6 +11,16 @@ with a start time, time units for plans without one):
 ``order.rush``    ``data`` is an order as in a plan file (``id``, ``product`` + ``options`` or
                   ``operations``, ``quantity``, ``due``, ``priority``); it is released now and
                   weighs ``RUSH_WEIGHT`` unless it says otherwise.
+``maintenance.work_order.suggested``  the maintenance planner's window (``data.machine``,
+                  ``since``, ``until`` in ns, ``reason``; werk.maintenance.serving). With
+                  ``maintenance="suggested"`` (the default) it repairs the plan like a planned
+                  maintenance window (reason ``maintenance (suggested): ...``); with
+                  ``"accepted"`` it is only recorded, and enters the plan once someone publishes
+                  it as ``machine.down`` (``werk.maintenance.serving.as_machine_down``).
+
+The service remembers the windows these events announce (:attr:`PlanService.windows`, by
+machine, with the events' ids), from its start on, whether or not a plan is in force; a problem
+solved later gets those still ahead as blocked windows (:meth:`PlanService.with_known_windows`).
 
 Each repair publishes ``plan.schedule`` (source: the plan's name; context: a child of the
 trigger's) with the reason, KPIs, what was kept, moved and interrupted, and the assignments.
@@ -27,7 +37,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from werk.core import EVENTS, Bus, Clock, Context, Event, ValidationError, WerkError, parse_duration
+from werk.core import (
+    EVENTS,
+    NS_PER_S,
+    Bus,
+    Clock,
+    Context,
+    Event,
+    ValidationError,
+    WerkError,
+    iso,
+    parse_duration,
+    parse_time,
+)
 from werk.plan.formats import order_from_dict, time_of
 from werk.plan.kpi import kpis
 from werk.plan.model import Order, Problem, Schedule, Window
@@ -39,7 +61,12 @@ MACHINE_DOWN = "machine.down"
 MACHINE_UP = "machine.up"
 ORDER_RUSH = "order.rush"
 PLAN_SCHEDULE = "plan.schedule"
-LISTENS_TO = (MACHINE_DOWN, MACHINE_UP, ORDER_RUSH)
+WORK_ORDER_SUGGESTED = "maintenance.work_order.suggested"  # werk.maintenance's; named, not imported
+LISTENS_TO = (MACHINE_DOWN, MACHINE_UP, ORDER_RUSH, WORK_ORDER_SUGGESTED)
+MAINTENANCE_MODES = ("suggested", "accepted")
+SUGGESTED_REASON = "maintenance (suggested)"
+KEEP_ENDED_S = 86_400.0
+"""Known windows are forgotten a day after they ended."""
 RUSH_WEIGHT = 10
 MAX_ASSIGNMENTS_IN_EVENT = 5_000
 
@@ -55,6 +82,31 @@ class Plan:
     event: Event
 
 
+@dataclass(frozen=True, slots=True)
+class KnownWindow:
+    """A window ``machine`` is out of production in, and the event that announced it."""
+
+    machine: str
+    since_ns: int
+    until_ns: int
+    reason: str
+    kind: str
+    """The announcing event's kind: ``maintenance.work_order.suggested`` or ``machine.down``."""
+    event: str
+    """The announcing event's id."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since_ns,
+            "until": self.until_ns,
+            "since_iso": iso(self.since_ns),
+            "until_iso": iso(self.until_ns),
+            "reason": self.reason,
+            "kind": self.kind,
+            "event": self.event,
+        }
+
+
 class PlanService:
     def __init__(
         self,
@@ -67,7 +119,14 @@ class PlanService:
         time_limit_s: float = 5.0,
         workers: int = 2,
         use_cpsat: bool = True,
+        maintenance: str = "suggested",
     ) -> None:
+        if maintenance not in MAINTENANCE_MODES:
+            raise ValidationError(
+                f"maintenance must be one of {', '.join(MAINTENANCE_MODES)}, not {maintenance!r}",
+                field="maintenance",
+                rule="choice",
+            )
         self.bus = bus
         self.emit = emit
         self.clock = clock
@@ -76,6 +135,9 @@ class PlanService:
         self.time_limit_s = time_limit_s
         self.workers = workers
         self.use_cpsat = use_cpsat
+        self.maintenance = maintenance
+        self.windows: dict[str, list[KnownWindow]] = {}
+        """Windows announced on the bus, by machine, in the order they came."""
         self.current: Plan | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,6 +206,7 @@ class PlanService:
 
     async def handle(self, event: Event) -> Event | None:
         """Repair the plan in force after ``event``; returns the ``plan.schedule`` published."""
+        self._remember(event)
         async with self._lock:
             plan = self.current
             if plan is None:
@@ -159,6 +222,14 @@ class PlanService:
                 problem = _machine_up(problem, event, now)
             elif event.kind == ORDER_RUSH:
                 rush.append(self._rush_order(plan, event, now))
+            elif event.kind == WORK_ORDER_SUGGESTED:
+                if self.maintenance != "suggested":
+                    log.info("plan: %s recorded; it enters the plan once accepted", event.id)
+                    return None
+                window = self._suggested(problem, event, now)
+                if window is None:
+                    return None
+                down.append(window)
             else:
                 return None
             frozen = _units(problem, self.frozen_s)
@@ -181,6 +252,92 @@ class PlanService:
                 context=event.context.child(),
                 changes={"trigger": event.id, **result.summary()},
             )
+
+    # -- known windows --------------------------------------------------------------------------
+
+    def with_known_windows(self, problem: Problem) -> Problem:
+        """``problem`` with the known windows not yet over blocked on its machines: breakdowns
+        and accepted maintenance always, suggested maintenance with ``maintenance="suggested"``.
+        Problems without a start time are returned as they are (their times are not instants).
+        """
+        if problem.start_ns is None:
+            return problem
+        now_ns = self.clock.now_ns()
+        unit_ns = round(problem.unit_s * NS_PER_S)
+        machines = []
+        for machine in problem.machines:
+            extra = []
+            for known in self.windows.get(machine.id, ()):
+                if known.until_ns <= now_ns or not self._enters_plans(known):
+                    continue
+                start = max(0, problem.to_units(known.since_ns))
+                end = -(-(known.until_ns - problem.start_ns) // unit_ns)
+                if problem.horizon is not None:
+                    end = min(end, problem.horizon)
+                if end > start:
+                    extra.append(Window(start, end, _window_reason(known)))
+            if extra:
+                blocked = sorted((*machine.blocked, *extra), key=lambda w: (w.start, w.end))
+                machine = replace(machine, blocked=tuple(blocked))
+            machines.append(machine)
+        return replace(problem, machines=tuple(machines))
+
+    def known_windows(self) -> dict[str, list[dict[str, Any]]]:
+        """The windows known, by machine, each saying whether it enters plans (``in_plan``)."""
+        return {
+            machine: [{**w.to_dict(), "in_plan": self._enters_plans(w)} for w in windows]
+            for machine, windows in self.windows.items()
+            if windows
+        }
+
+    def _enters_plans(self, known: KnownWindow) -> bool:
+        return known.kind != WORK_ORDER_SUGGESTED or self.maintenance == "suggested"
+
+    def _remember(self, event: Event) -> None:
+        """Keep the window a ``machine.down`` or a suggestion announces (given in ns or ISO
+        8601; windows in a plan's time units are not instants and are not kept); a
+        ``machine.up`` ends the machine's breakdown it falls into."""
+        machine = str(event.data.get("machine") or event.source)
+        if not machine:
+            return
+        if event.kind == MACHINE_UP:
+            at = _instant(event.data.get("at"), event.timestamp)
+            if at is not None:
+                self.windows[machine] = [
+                    replace(w, until_ns=at)
+                    if w.kind == MACHINE_DOWN and w.since_ns <= at < w.until_ns
+                    else w
+                    for w in self.windows.get(machine, ())
+                ]
+            return
+        if event.kind not in (MACHINE_DOWN, WORK_ORDER_SUGGESTED):
+            return
+        since = _instant(event.data.get("since"), event.timestamp)
+        if since is None:
+            return
+        if event.data.get("until") is not None:
+            until = _instant(event.data["until"], event.timestamp)
+        else:
+            expected = event.data.get("expected_duration")
+            try:
+                length = (
+                    parse_duration(str(expected))
+                    if expected is not None
+                    else round(self.default_downtime_s * NS_PER_S)
+                )
+            except ValueError:
+                return
+            until = since + length
+        if until is None or until <= since:
+            return
+        reason = str(event.data.get("reason", "down"))
+        known = KnownWindow(machine, since, until, reason, event.kind, event.id)
+        forget_before = self.clock.now_ns() - round(KEEP_ENDED_S * NS_PER_S)
+        self.windows[machine] = [
+            w
+            for w in self.windows.get(machine, ())
+            if w.event != event.id and w.until_ns >= forget_before
+        ] + [known]
 
     # -- reading events -----------------------------------------------------------------------
 
@@ -212,6 +369,27 @@ class PlanService:
             machine, since, max(until, since + 1), str(event.data.get("reason", "down"))
         )
 
+    def _suggested(self, problem: Problem, event: Event, now: int) -> Downtime | None:
+        """A suggested maintenance window as a planned downtime (``None``: already over, or
+        for a machine the plan does not use)."""
+        if problem.start_ns is None:
+            raise ValidationError(
+                f"{event.kind} {event.id}: plan {problem.name!r} has no start time, so a "
+                "window in ns cannot be placed in it",
+                field="since",
+                rule="start-required",
+            )
+        machine = str(event.data.get("machine") or event.source)
+        if machine not in {m.id for m in problem.machines}:
+            log.info("plan: %s %s is for %r, not in the plan", event.kind, event.id, machine)
+            return None
+        down = self._downtime(problem, event, now)
+        if down.end <= now:
+            log.info("plan: %s %s ignored, its window is over", event.kind, event.id)
+            return None
+        reason = str(event.data.get("reason") or "planned maintenance")
+        return replace(down, reason=f"{SUGGESTED_REASON}: {reason}")
+
     def _rush_order(self, plan: Plan, event: Event, now: int) -> Order:
         raw = dict(event.data)
         raw.setdefault("id", event.source or event.id[:8])
@@ -233,6 +411,27 @@ def _time(problem: Problem, value: Any, default_ns: int, now: int, field: str) -
     if isinstance(value, int) and value > 10**15:  # ns since the epoch
         return problem.to_units(value)
     return time_of(problem, value, f"data.{field}")
+
+
+def _instant(value: Any, default_ns: int) -> int | None:
+    """ns since the epoch from ns or ISO 8601 (``None``: a plan's time units, not an instant)."""
+    if value is None:
+        return default_ns
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value) if value > 10**15 else None
+    try:
+        ns = parse_time(str(value), default_ns)
+    except ValueError:
+        return None
+    return ns if ns > 10**15 else None
+
+
+def _window_reason(known: KnownWindow) -> str:
+    if known.kind == WORK_ORDER_SUGGESTED:
+        return f"{SUGGESTED_REASON}: {known.reason}"
+    return known.reason
 
 
 def _machine_up(problem: Problem, event: Event, now: int) -> Problem:

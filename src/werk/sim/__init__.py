@@ -6,6 +6,7 @@
 - ``model``          the line in SimPy: stations, buffers, failures, setups, scrap, shifts (extra
                      ``sim``)
 - ``experiment``     replications on all cores or Dask, 95 % confidence intervals, paired comparison
+- ``schedule``       a plan from ``werk.plan`` executed under variability (no SimPy needed)
 
 This package imports nothing heavy itself: ``werk demo`` needs no SimPy. docs/simulation.md
 documents the scenario file and the KPIs.

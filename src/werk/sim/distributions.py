@@ -24,6 +24,7 @@ hot loop pays one C call per value instead of one numpy call.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,14 @@ UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 BLOCK = 4096
 _DIMENSIONLESS = ("cv", "shape")
 _DURATION_TEXT = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def stream(seed: int, *parts: int | str) -> np.random.Generator:
+    """The random stream of one purpose at one place, e.g. ``(seed, replication, "m1.cycle")``:
+    the same numbers in every scenario or schedule that asks with the same parts (common random
+    numbers). Text parts are hashed (CRC-32), numbers used as they are."""
+    key = [p if isinstance(p, int) else zlib.crc32(p.encode()) for p in parts]
+    return np.random.default_rng([seed, *key])
 
 
 class SpecError(ValueError):

@@ -151,13 +151,13 @@ def compare(a: Results, b: Results, kpis: Sequence[str] | None = None) -> list[D
         estimate = Estimate.of(diff)
         out.append(
             Difference(
-                kpi, float(np.mean(x[keep])), float(np.mean(y[keep])), estimate, _paired_p(diff)
+                kpi, float(np.mean(x[keep])), float(np.mean(y[keep])), estimate, paired_p(diff)
             )
         )
     return out
 
 
-def _paired_p(diff: np.ndarray) -> float:
+def paired_p(diff: np.ndarray) -> float:
     n = len(diff)
     if n < 2:
         return math.nan

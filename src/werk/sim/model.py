@@ -18,7 +18,6 @@ paired comparison sharper.
 from __future__ import annotations
 
 import math
-import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Generator
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from werk.core.errors import MissingExtraError
-from werk.sim.distributions import Sampler
+from werk.sim.distributions import Sampler, stream
 from werk.sim.scenario import DAY_S, CalendarSpec, Scenario, StationSpec
 
 try:
@@ -39,11 +38,6 @@ STATES = ("busy", "setup", "down", "starved", "blocked", "off_shift")
 
 # part fields
 VARIANT, STEP, MOVED, ROUTE, RELEASED = range(5)
-
-
-def stream(seed: int, replication: int, key: str) -> np.random.Generator:
-    """The random stream of one purpose at one place: the same in every scenario (CRN)."""
-    return np.random.default_rng([seed, replication, zlib.crc32(key.encode())])
 
 
 class StationState:

@@ -37,6 +37,7 @@ from werk.twin.analytics_spec import (
     parse_asset_analytics,
     parse_signal_analytics,
 )
+from werk.twin.calendar_spec import Calendar, parse_calendar
 from werk.twin.plant_errors import PlantFileError, PlantProblem
 from werk.twin.units import ucum_problem
 
@@ -163,6 +164,8 @@ class Asset:
     feeds: tuple[str, ...] = ()
     image: Path | None = None
     analytics: AssetAnalytics = field(default_factory=AssetAnalytics)
+    calendar: Calendar | None = None
+    """Its own working time; ``None``: its parent's (:meth:`Plant.calendar_of`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,18 @@ class Plant:
     def catalog(self) -> SignalCatalog:
         return SignalCatalog(s.signal for s in self.signals())
 
+    def calendar_of(self, asset_id: str) -> Calendar | None:
+        """The calendar ``asset_id`` works to: its own, else its nearest ancestor's (``None``:
+        no asset above it has one). ``KeyError`` for an asset not in the plant."""
+        asset: Asset | None = self._by_id[asset_id]
+        seen: set[str] = set()
+        while asset is not None and asset.id not in seen:
+            if asset.calendar is not None:
+                return asset.calendar
+            seen.add(asset.id)
+            asset = self._by_id.get(asset.parent) if asset.parent is not None else None
+        return None
+
     def global_asset_id(self, asset_id: str) -> str:
         """The asset's global id: given in the file, else ``urn:werk:<plant>:<asset>``."""
         return self._by_id[asset_id].global_asset_id or f"urn:werk:{self.id}:{asset_id}"
@@ -234,6 +249,7 @@ _ASSET_KEYS = (
     "technical_data",
     "signals",
     "analytics",
+    "calendar",
 )
 _NAMEPLATE_REQUIRED = (
     "manufacturer_name",
@@ -566,6 +582,9 @@ def _asset(asset_id: str, body: Any, check: _Checker, base: Path | None) -> Asse
         analytics=parse_asset_analytics(table["analytics"], (*path, "analytics"), check)
         if "analytics" in table
         else AssetAnalytics(),
+        calendar=parse_calendar(table["calendar"], (*path, "calendar"), check)
+        if "calendar" in table
+        else None,
     )
 
 

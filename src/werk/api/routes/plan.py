@@ -2,7 +2,8 @@
 breakdowns and rush orders (the planner repairs the plan and publishes ``plan.schedule``).
 
 Writes (solve, events) need an operator token; reads (schedule, Gantt, check) a viewer's. The
-planner starts listening on the bus with the first plan; see ``werk.plan.service``.
+planner listens on the bus from werk's start (breakdowns, maintenance suggestions); see
+``werk.plan.service``.
 """
 
 from __future__ import annotations
@@ -71,21 +72,43 @@ class PlanEvent(BaseModel):
 
 
 async def planner(request: Request, runtime: Runtime = Depends(get_runtime)) -> Any:
-    """The app's planner service, created (and listening on the bus) on first use."""
+    """The planner service: the runtime's (listening on the bus since werk started), else one
+    created, and listening, on first use."""
     from werk.plan.service import PlanService
 
-    service = getattr(request.app.state, "planner", None)
+    service = runtime.planner or getattr(request.app.state, "planner", None)
     if service is None:
-        service = PlanService(runtime.bus, runtime.emit, runtime.clock)
+        service = PlanService(
+            runtime.bus,
+            runtime.emit,
+            runtime.clock,
+            maintenance=runtime.settings.plan.maintenance,
+        )
         service.start()
-        request.app.state.planner = service
+    request.app.state.planner = service
     return service
 
 
-def _problem(raw: dict[str, Any]) -> Any:
+_FILE_KEYS = ("plant", "orders_csv")
+
+
+def _problem(raw: dict[str, Any], runtime: Runtime, service: Any) -> Any:
+    """A problem from a request: on the running werk's plant, with the maintenance and
+    downtime windows the planner knows. A request cannot name a file: the server's files are
+    not the caller's to read."""
+    from werk.core import ValidationError
     from werk.plan import problem_from_dict
 
-    return problem_from_dict(raw)
+    for key in _FILE_KEYS:
+        if raw.get(key) is not None:
+            raise ValidationError(
+                f"problem.{key}: a request cannot name a file on the server; the API plans on "
+                "the running werk's plant and takes orders inline",
+                field=f"problem.{key}",
+                rule="no-server-files",
+            )
+    problem = problem_from_dict(raw, plant=runtime.plant)
+    return service.with_known_windows(problem)
 
 
 def _infeasible(error: Any) -> JSONResponse:
@@ -128,7 +151,7 @@ async def solve(
 ) -> JSONResponse:
     from werk.plan import Infeasible, Objective, kpis, solver_for
 
-    problem = _problem(body.problem)
+    problem = _problem(body.problem, runtime, service)
     context = Context(user=principal.name if principal is not None else None)
     try:
         solver = solver_for(
@@ -171,10 +194,15 @@ async def solve(
 
 
 @router.post("/check", summary="Explain why a problem cannot be scheduled, before solving it")
-async def check(body: CheckRequest, _: Principal = Depends(read_access)) -> dict[str, Any]:
+async def check(
+    body: CheckRequest,
+    _: Principal = Depends(read_access),
+    runtime: Runtime = Depends(get_runtime),
+    service: Any = Depends(planner),
+) -> dict[str, Any]:
     from werk.plan import check as run_check
 
-    problem = _problem(body.problem)
+    problem = _problem(body.problem, runtime, service)
     issues = run_check(problem)
     return {
         "feasible": not any(i.severity == "error" for i in issues),
@@ -221,6 +249,16 @@ async def gantt(
     return HTMLResponse(html_page(plan.problem, plan.schedule))
 
 
+@router.get(
+    "/maintenance",
+    summary="Maintenance and downtime windows the planner knows, per machine, with their events",
+)
+async def maintenance_windows(
+    _: Principal = Depends(read_access), service: Any = Depends(planner)
+) -> dict[str, Any]:
+    return {"mode": service.maintenance, "machines": service.known_windows()}
+
+
 @router.post(
     "/events",
     status_code=202,
@@ -236,3 +274,128 @@ async def plan_event(
     event = Event(body.kind, source=body.source, data=body.data, context=context)
     await runtime.emit(event)
     return {"event": event.id, "kind": event.kind, "plan_in_force": service.current is not None}
+
+
+# ------------------------------------------------------------------------------------------------
+# executing a schedule in the what-if simulation (werk.sim.schedule)
+
+MAX_SIMULATED_REPLICATIONS = 1_000
+MAX_SIMULATED_OPERATIONS = 5_000
+MAX_SIMULATED_WORK = 1_000_000  # replications x operations: a few seconds of one core
+
+
+class FailuresBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mtbf: Annotated[float, Field(gt=0, description="mean operating time between failures")]
+    mttr: Annotated[float, Field(gt=0, description="mean time to repair")]
+
+
+class VariabilityBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duration_cv: Annotated[float, Field(ge=0, le=10)] = 0.1
+    setup_cv: Annotated[float | None, Field(ge=0, le=10)] = None
+    failures: dict[str, FailuresBody] = Field(
+        default_factory=dict, description="machine id -> failures, in plan units"
+    )
+    early_start: bool = False
+
+
+class SimulateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problem: dict[str, Any] | None = Field(
+        None, description="a plan in werk's format; none: the plan in force"
+    )
+    schedule: dict[str, Any] | None = Field(
+        None,
+        description="a schedule of the problem (as `werk plan solve --json` writes it); none "
+        "with a problem: the dispatching rules schedule it",
+    )
+    objective: Literal["makespan", "tardiness", "mix"] = "makespan"
+    replications: Annotated[int, Field(ge=1, le=MAX_SIMULATED_REPLICATIONS)] = 30
+    variability: VariabilityBody = Field(default_factory=VariabilityBody)
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+@router.post(
+    "/simulate",
+    summary="Execute a schedule (default: the plan in force) under variability: KPIs with 95 % "
+    "confidence intervals and each order's probability of being late",
+    responses={
+        404: {"description": "no problem given and no plan in force"},
+        422: {"description": "bad input, a schedule not of the problem, or too large"},
+    },
+)
+async def simulate_schedule(
+    body: SimulateRequest,
+    _: Principal = Depends(read_access),
+    runtime: Runtime = Depends(get_runtime),
+    service: Any = Depends(planner),
+) -> Any:
+    import math
+
+    from werk.core import ValidationError
+    from werk.plan import Infeasible, Schedule, solve_heuristic
+    from werk.sim.schedule import Failures, Variability, simulate
+
+    event_id = None
+    if body.problem is None:
+        if body.schedule is not None:
+            raise ValidationError(
+                "a schedule needs its problem: send both, or neither for the plan in force",
+                field="problem",
+                rule="required",
+            )
+        if service.current is None:
+            raise HTTPException(
+                404, "no plan in force to simulate: send a problem, or POST /api/v1/plan/solve"
+            )
+        problem, schedule = service.current.problem, service.current.schedule
+        event_id = service.current.event.id
+    else:
+        problem = _problem(body.problem, runtime, service)
+        schedule = None if body.schedule is None else Schedule.from_dict(body.schedule)
+    operations = problem.operation_count
+    if operations > MAX_SIMULATED_OPERATIONS:
+        raise ValidationError(
+            f"{operations} operations: the API simulates at most {MAX_SIMULATED_OPERATIONS} "
+            "(use `werk plan simulate`)",
+            field="problem",
+            rule="max-operations",
+        )
+    if operations * body.replications > MAX_SIMULATED_WORK:
+        raise ValidationError(
+            f"{body.replications} replications of {operations} operations: at most "
+            f"{MAX_SIMULATED_WORK // max(operations, 1)} for this problem",
+            field="replications",
+            rule="max-work",
+        )
+    v = body.variability
+    variability = Variability(
+        duration_cv=v.duration_cv,
+        setup_cv=v.setup_cv,
+        failures={m: Failures(f.mtbf, f.mttr) for m, f in v.failures.items()},
+        early_start=v.early_start,
+    )
+
+    def run() -> tuple[Any, Any]:
+        executed = schedule or solve_heuristic(problem, body.objective)
+        return executed, simulate(problem, executed, variability, body.replications, body.seed)
+
+    try:
+        executed, result = await asyncio.to_thread(run)
+    except Infeasible as error:
+        return _infeasible(error)
+    return {
+        "source": "plan in force" if event_id is not None else "request",
+        "event": event_id,
+        "schedule": {
+            "objective_name": executed.objective_name,
+            "objective": executed.objective if math.isfinite(executed.objective) else None,
+            "status": executed.status,
+            "solver": executed.solver,
+        },
+        **result.to_dict(),
+    }
