@@ -176,6 +176,41 @@ async def test_session_receives_in_batches_publishes_and_follows_reconnects(
     assert stats.state == "connected"  # a clean close is not a lost connection
 
 
+async def test_large_messages_and_a_slow_consumer_lose_nothing(
+    broker: str, prefix: str, publisher: Publisher
+) -> None:
+    """A 1 MB message arrives whole though it comes in many reads; past ``max_waiting`` messages
+    not yet taken the session stops reading (TCP holds the rest back) and loses none of them."""
+    session = MqttSession(
+        broker,
+        client_id=f"werk-test-{uuid.uuid4().hex[:8]}",
+        subscriptions=[(f"{prefix}/#", 1)],
+        stats=ConnectorStats("slow"),
+        persistent=False,
+        max_waiting=50,
+    )
+    big = bytes(range(256)) * 4096
+    async with session:
+        await asyncio.wait_for(session.wait_connected(), 10)
+        sent = [(f"{prefix}/big", big)] + [(f"{prefix}/n", b"%d" % i) for i in range(2000)]
+        await asyncio.to_thread(publisher.send, sent, 0)
+        received: list[Received] = []
+        paused = False
+        async for messages in session.batches(max_messages=20):
+            wire = session._wire
+            paused = paused or (wire is not None and wire.paused)
+            received += messages
+            session.ack(messages)
+            await asyncio.sleep(0.002)  # a consumer slower than the stream
+            if len(received) >= len(sent):
+                break
+        assert received[0].payload == big
+        assert [int(m.payload) for m in received[1:]] == list(range(2000))
+        assert paused, "the session never paused reading"
+        stamps = [m.received_ns for m in received]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+
+
 async def test_on_connect_may_publish_and_subscribe(broker: str, prefix: str) -> None:
     """What the Sparkplug host does on every connection: publish (QoS 1, awaited) and then
     subscribe to more; a refused or impossible subscription raises."""

@@ -23,7 +23,6 @@ _EXTRAS = {
     "psycopg": "postgres",
     "nats": "nats",
     "asyncua": "opcua",
-    "paho": "mqtt",
     "pymodbus": "modbus",
     "google": "mqtt",  # protobuf, for Sparkplug B payloads
     "google.protobuf": "mqtt",

@@ -24,7 +24,7 @@ Why MQTT 5 by default for QoS 1: a message is acknowledged only after its batch 
 the number of messages the broker lets be unacknowledged at once bounds the throughput. MQTT 5
 lets the client say (Receive Maximum, sent as 65535); with 3.1.1 the broker decides, and Mosquitto's
 default ``max_inflight_messages 20`` allows 20 messages per commit. With QoS 0 nothing waits for
-an acknowledgement, and 3.1.1 is cheaper to parse (paho reads MQTT 5 properties on every message).
+an acknowledgement, and 3.1.1 saves the properties field of every message.
 
 Health: a lost connection marks every signal this connector has delivered (and every bound one)
 ``BAD`` once; the next good message restores it.

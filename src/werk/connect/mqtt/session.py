@@ -1,31 +1,36 @@
 """One MQTT connection shared by the plain-MQTT and the Sparkplug connectors.
 
-paho-mqtt runs the socket on its own network thread (``loop_start``); this module is the bridge to
-asyncio. Why it is shaped like this:
+werk speaks MQTT itself on the event loop (:mod:`werk.connect.mqtt.packets` says why: paho-mqtt
+cost 35-45 µs of interpreter time a message). How the session is shaped:
 
-- **Cheap hand-off.** paho's thread appends each message to a deque and wakes the event loop once
-  per burst, not once per message (``call_soon_threadsafe`` costs several microseconds, and 20k
-  messages a second would spend a core on wake-ups). :meth:`MqttSession.batches` yields lists of
-  :class:`Received`: whatever arrived while the consumer was busy delivering the previous list,
-  so batches grow with the load and latency stays at one delivery.
-- **Acknowledged only when safe.** paho runs with ``manual_ack=True``: a QoS 1 message is
-  acknowledged (PUBACK) only when the consumer calls :meth:`MqttSession.ack`, after its batch was
-  committed or spooled. A crash before that leaves the message unacknowledged at the broker, which
-  redelivers it on the next connection.
+- **Batches.** The connection's ``data_received`` splits what arrived into messages and appends
+  them to a deque; :meth:`MqttSession.batches` yields lists of :class:`Received`: whatever
+  arrived while the consumer was busy delivering the previous list, so batches grow with the
+  load and latency stays at one delivery. Past ``max_waiting`` messages not yet taken, reading
+  pauses (TCP pushes back to the broker) until the consumer catches up.
+- **Acknowledged only when safe.** A QoS 1 message is acknowledged (PUBACK) only when the
+  consumer calls :meth:`MqttSession.ack`, after its batch was committed or spooled. A crash before
+  that leaves the message unacknowledged at the broker, which redelivers it on the next
+  connection.
 - **Persistent sessions.** With ``persistent=True`` (the default) the client connects with
   ``clean_session=False`` (MQTT 3.1.1) or ``clean_start=False`` and a session expiry (MQTT 5)
   under a stable client id, so the broker keeps subscriptions and queues QoS 1 messages while werk
   is away. (How many it queues is the broker's setting — Mosquitto's ``max_queued_messages``
-  defaults to 1000.)
+  defaults to 1000.) MQTT 5 connections also send Receive Maximum 65535, so that acknowledging
+  after each commit does not throttle the broker to a few messages at a time.
 - **Stale acknowledgements are dropped.** A packet id is only meaningful on the connection that
   delivered it; after a reconnect the broker may reuse it for another message. Every message
   carries the ``generation`` of its connection and :meth:`ack` skips older ones (the broker
   redelivers those and the store drops the duplicate), so an acknowledgement never lands on a
   message that was not committed.
-- **Reconnects forever** with exponential backoff (paho's own: ``reconnect_delay_set``), state
-  reported through ``stats.connected()`` / ``stats.disconnected()``; ``on_connect`` is awaited
-  after each (re)connection once its subscriptions are granted (the Sparkplug host publishes
-  STATE there), ``on_disconnect`` on each lost connection (connectors mark their signals BAD).
+- **Own publishes survive reconnects.** A QoS 1 publish is kept until the broker acknowledges it
+  and sent again (DUP) after a reconnect.
+- **Reconnects forever** with exponential backoff, state reported through
+  ``stats.connected()`` / ``stats.disconnected()``; ``on_connect`` is awaited after each
+  (re)connection once its subscriptions are granted (the Sparkplug host publishes STATE there),
+  ``on_disconnect`` on each lost connection (connectors mark their signals BAD). Keep-alive:
+  PINGREQ when nothing was sent for half the keep-alive, and the connection is given up when
+  nothing came from the broker for 1.5 keep-alives.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -44,29 +48,16 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from werk.connect.base import ConnectError
+from werk.connect.mqtt import packets
+from werk.connect.mqtt.packets import ProtocolError, Received
 from werk.connect.stats import ConnectorStats
-from werk.core import ConfigError, MissingExtraError
+from werk.core import ConfigError
 
 log = logging.getLogger(__name__)
 
 Will = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 TLS_SCHEMES = {"mqtts", "spbs", "ssl", "tls"}
 _TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One message as the broker delivered it. ``mid`` and ``generation`` identify it for
-    :meth:`MqttSession.ack`; ``received_ns`` is the arrival time (UTC ns), the default timestamp
-    of its samples."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    mid: int
-    received_ns: int
-    generation: int = 0  # which connection delivered it (acks of older ones are skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +93,13 @@ class BrokerAddress:
         return f"{self.host}:{self.port}"
 
 
+CONNECT_TIMEOUT_S = 10.0
+MAX_WAITING = 100_000
+"""Messages received and not yet taken by :meth:`MqttSession.batches` before reading pauses."""
+
+
 class MqttSession:
-    """A paho-mqtt 2.x client on its own network thread; messages reach asyncio in batches.
+    """An MQTT 3.1.1 or 5 client on the event loop; messages reach the consumer in batches.
 
     Use as ``async with MqttSession(url, client_id=..., subscriptions=[...], stats=stats) as s:``
     then ``async for messages in s.batches(): ...; s.ack(messages)``. Entering does not wait for
@@ -126,6 +122,7 @@ class MqttSession:
         session_expiry_s: int = 7 * 86_400,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         if protocol not in ("3.1.1", "5"):
             raise ConfigError(f"MQTT protocol {protocol!r}: use '3.1.1' or '5'")
@@ -134,32 +131,32 @@ class MqttSession:
         self.address = BrokerAddress.parse(url)
         self.client_id = client_id
         self.subscriptions = [(topic, int(qos)) for topic, qos in subscriptions]
+        for topic_filter, _ in self.subscriptions:
+            try:
+                packets.check_filter(topic_filter)
+            except ValueError as error:
+                raise ConfigError(f"MQTT subscription: {error}") from None
         self.stats = stats
         self.persistent = persistent
-        self.keepalive_s = keepalive_s
+        self.keepalive_s = max(1, round(keepalive_s))
         self.protocol = protocol
+        self.v5 = protocol == "5"
         self.session_expiry_s = session_expiry_s
+        self.max_waiting = max_waiting
         self._will = will
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._reconnect = (reconnect_min_s, reconnect_max_s)
 
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # paho thread -> asyncio: messages (deque + one wake-up per burst), state changes (queue)
+        self._wire: _Wire | None = None
+        self._runner: asyncio.Task[None] | None = None
         self._inbox: deque[Received] = deque()
         self._wake = asyncio.Event()
-        self._wake_pending = False
-        self._changes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._watcher: asyncio.Task[None] | None = None
-        # the connection generation: bumped (under the lock) whenever a connection ends
-        self._lock = threading.Lock()
-        self._generation = 1
-        self._subscribe_mid: int | None = None
-        # broker acknowledgements awaited, by packet id (resolved straight on the loop, not
-        # through the state queue, so on_connect may await a publish or a subscribe)
-        self._publishing: dict[int, asyncio.Future[Any]] = {}
-        self._subscribing: dict[int, asyncio.Future[Any]] = {}
+        self._generation = 1  # bumped whenever a connection ends
+        self._last_mid = 0
+        # our QoS 1 publishes until the broker acknowledges them: packet, waiter, sent before
+        self._outgoing: dict[int, tuple[bytes, asyncio.Future[None], bool]] = {}
+        self._subscribing: dict[int, asyncio.Future[list[int]]] = {}
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
         self.session_present = False
@@ -168,52 +165,8 @@ class MqttSession:
     # -- life cycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MqttSession:
-        try:
-            import paho.mqtt.client as mqtt
-            from paho.mqtt.enums import CallbackAPIVersion
-        except ImportError as error:
-            raise MissingExtraError("paho-mqtt", "mqtt") from error
-        self._loop = asyncio.get_running_loop()
-        v5 = self.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=None if v5 else not self.persistent,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if self.address.username is not None:
-            client.username_pw_set(self.address.username, self.address.password)
-        if self.address.tls:
-            client.tls_set(ca_certs=self.address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
-        client.reconnect_delay_set(*self._reconnect)  # type: ignore[arg-type]  # floats work
-        client.max_inflight_messages_set(1000)  # our own publishes (Sparkplug commands, STATE)
-        client.on_connect = self._paho_connect
-        client.on_connect_fail = self._paho_connect_fail
-        client.on_disconnect = self._paho_disconnect
-        client.on_subscribe = self._paho_subscribe
-        client.on_message = self._paho_message
-        client.on_publish = self._paho_publish
-        self._set_will(client)
-        properties = None
-        if v5:
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            if self.persistent:
-                properties.SessionExpiryInterval = self.session_expiry_s
-            properties.ReceiveMaximum = 65535  # let the broker keep many QoS 1 messages in flight
-        client.connect_async(
-            self.address.host,
-            self.address.port,
-            keepalive=max(1, round(self.keepalive_s)),
-            clean_start=not self.persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        self._client = client
-        self._watcher = asyncio.create_task(self._watch(), name=f"{self.stats.name}.mqtt-state")
-        client.loop_start()
+        self._closing = False
+        self._runner = asyncio.create_task(self._run(), name=f"{self.stats.name}.mqtt")
         return self
 
     async def __aexit__(
@@ -225,20 +178,25 @@ class MqttSession:
         await self.close()
 
     async def close(self) -> None:
-        """Disconnect cleanly (the broker keeps a persistent session) and stop the thread."""
-        self._closing = True  # the disconnect below is no lost connection
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()  # queued behind pending acknowledgements, sent by the thread
-            await asyncio.to_thread(client.loop_stop)
-        if self._watcher is not None:
-            self._watcher.cancel()
+        """Disconnect cleanly (the broker keeps a persistent session): acknowledgements written
+        so far go out first."""
+        self._closing = True  # what follows is no lost connection
+        wire = self._wire
+        if wire is not None and not wire.closed.done():
+            if self._connected.is_set():
+                wire.write(packets.DISCONNECT_PACKET)
+            wire.close()  # after what is buffered has been sent
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(wire.closed)
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+                await runner
+        self._connected.clear()
         closed = ConnectError("the MQTT session closed before the broker acknowledged")
-        for waiters in (self._publishing, self._subscribing):
-            self._fail(waiters, closed)
+        self._fail_waiting(closed, publishes=True)
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -274,56 +232,61 @@ class MqttSession:
         inbox = self._inbox
         linger = max(0.0, min(max_delay_s, 0.002))
         while True:
-            self._wake_pending = False  # before looking: an append after this wakes us again
             if not inbox:
                 self._wake.clear()
-                if not inbox:
-                    await self._wake.wait()
+                await self._wake.wait()
                 continue
             if linger and len(inbox) < 2:
                 # a lone message: give the burst it may belong to a moment to arrive
                 await asyncio.sleep(linger)
-            take = min(len(inbox), max_messages)
-            popleft = inbox.popleft
-            yield [popleft() for _ in range(take)]
+            if len(inbox) <= max_messages:
+                batch = list(inbox)
+                inbox.clear()
+            else:
+                popleft = inbox.popleft
+                batch = [popleft() for _ in range(max_messages)]
+            wire = self._wire
+            if wire is not None and wire.paused and len(inbox) < self.max_waiting // 2:
+                wire.resume()
+            yield batch
 
     def ack(self, received: Iterable[Received]) -> None:
         """Acknowledge QoS 1 messages (PUBACK) of the current connection; call only after their
         samples are committed or spooled. Messages of an earlier connection are skipped: the
         broker redelivers them."""
-        client = self._client
-        if client is None:
+        wire = self._wire
+        if wire is None:
             return
-        with self._lock:
-            generation = self._generation
-            for message in received:
-                if message.qos and message.generation == generation:
-                    client.ack(message.mid, message.qos)
+        generation = self._generation
+        puback = packets.puback
+        data = b"".join([puback(m.mid) for m in received if m.qos and m.generation == generation])
+        if data:
+            wire.write(data)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        """Publish; for QoS ≥ 1 return once the broker acknowledged (paho keeps it queued across
-        reconnects until then). QoS 0 while disconnected raises :class:`ConnectError`."""
-        client = self._client
-        if client is None:
+        """Publish; for QoS 1 return once the broker acknowledged (kept, and sent again after a
+        reconnect, until then). QoS 0 while disconnected raises :class:`ConnectError`."""
+        if self._runner is None:
             raise ConnectError("the MQTT session is not open")
-        import paho.mqtt.client as mqtt
-
-        info = client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN) or (
-            qos == 0 and info.rc != mqtt.MQTT_ERR_SUCCESS
-        ):
-            raise ConnectError(f"MQTT publish to {topic!r} failed: {mqtt.error_string(info.rc)}")
-        if qos == 0:
+        mid = self._new_mid() if qos else 0
+        try:
+            packet = packets.publish(topic, payload, qos=qos, retain=retain, mid=mid, v5=self.v5)
+        except ValueError as error:
+            raise ConnectError(f"MQTT publish to {topic!r} failed: {error}") from None
+        wire = self._wire if self._connected.is_set() else None
+        if not qos:
+            if wire is None:
+                raise ConnectError(f"MQTT publish to {topic!r}: not connected to {self.address}")
+            wire.write(packet)
             return
-        # Registered before paho's acknowledgement can reach the loop: that comes through
-        # call_soon_threadsafe, so it runs after this synchronous stretch.
-        assert self._loop is not None
-        waiter: asyncio.Future[Any] = self._loop.create_future()
-        self._publishing[info.mid] = waiter
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outgoing[mid] = (packet, waiter, wire is not None)
+        if wire is not None:
+            wire.write(packet)  # else it goes out when the connection is back
         try:
             await waiter
         finally:
-            self._publishing.pop(info.mid, None)
+            self._outgoing.pop(mid, None)
 
     async def subscribe(self, subscriptions: Sequence[tuple[str, int]]) -> None:
         """Subscribe on the current connection; return once the broker granted it.
@@ -332,147 +295,201 @@ class MqttSession:
         again from ``on_connect`` (the Sparkplug host publishes STATE before subscribing to data
         this way). Raises :class:`ConnectError` when refused or when the connection drops first.
         """
-        client = self._client
-        if client is None:
-            raise ConnectError("the MQTT session is not open")
-        import paho.mqtt.client as mqtt
-
+        wire = self._wire if self._connected.is_set() else None
+        if wire is None:
+            raise ConnectError(f"MQTT subscribe: not connected to {self.address}")
         wanted = [(topic, int(qos)) for topic, qos in subscriptions]
-        try:
-            rc, mid = client.subscribe(wanted)
-        except ValueError as error:  # paho checks the filters' syntax
-            raise ConnectError(f"MQTT subscribe to {wanted}: {error}") from error
-        if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
-            raise ConnectError(f"MQTT subscribe to {wanted} failed: {mqtt.error_string(rc)}")
-        assert self._loop is not None
-        waiter: asyncio.Future[Any] = self._loop.create_future()
-        self._subscribing[mid] = waiter
-        try:
-            reasons = await waiter
-        finally:
-            self._subscribing.pop(mid, None)
-        refused = [t for (t, _), r in zip(wanted, reasons, strict=False) if r.is_failure]
+        refused = await self._subscribe(wire, wanted)
         if refused:
             raise ConnectError(f"the broker refused subscriptions to {refused}")
 
-    # -- paho's thread ---------------------------------------------------------------------------
+    async def _subscribe(self, wire: _Wire, wanted: list[tuple[str, int]]) -> list[str]:
+        mid = self._new_mid()
+        try:
+            packet = packets.subscribe(mid, wanted, self.v5)
+        except ValueError as error:
+            raise ConnectError(f"MQTT subscribe to {wanted}: {error}") from None
+        waiter: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._subscribing[mid] = waiter
+        wire.write(packet)
+        try:
+            codes = await waiter
+        finally:
+            self._subscribing.pop(mid, None)
+        return [topic for (topic, _), code in zip(wanted, codes, strict=False) if code >= 0x80]
 
-    def _post(self, kind: str, data: Any = None) -> None:
-        self._on_loop(self._changes.put_nowait, (kind, data))
+    def _new_mid(self) -> int:
+        for _ in range(65535):
+            self._last_mid = self._last_mid % 65535 + 1
+            if self._last_mid not in self._outgoing and self._last_mid not in self._subscribing:
+                return self._last_mid
+        raise ConnectError("65,535 publishes and subscriptions already wait for the broker")
 
-    def _paho_message(self, client: Any, userdata: Any, message: Any) -> None:
-        self._inbox.append(
-            Received(
-                message.topic,
-                message.payload,
-                message.qos,
-                message.retain,
-                message.mid,
-                time.time_ns(),
-                self._generation,
+    # -- the connection --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Connect, serve the connection until it ends, wait, connect again; until closed."""
+        low, high = self._reconnect
+        delay = low
+        while not self._closing:
+            was_up = await self._serve()
+            if self._closing:
+                return
+            delay = low if was_up else min(high, delay * 2)
+            await asyncio.sleep(delay)
+
+    async def _serve(self) -> bool:
+        """One connection from attempt to end; True when it got as far as connected."""
+        try:
+            wire = await self._open()
+        except (OSError, TimeoutError, ProtocolError, ConnectError) as error:
+            await self._lost(f"cannot connect to {self.address}: {_why(error)}")
+            return False
+        reason = await self._established(wire)
+        if reason is not None:  # refused, or lost before the subscriptions were granted
+            wire.abort(reason)
+            await self._lost(reason)
+            return False
+        keepalive = asyncio.create_task(self._keepalive(wire), name=f"{self.stats.name}.ping")
+        try:
+            reason = await asyncio.shield(wire.closed)
+        finally:
+            keepalive.cancel()
+        await self._lost(f"{reason} ({self.address})")
+        return True
+
+    async def _open(self) -> _Wire:
+        loop = asyncio.get_running_loop()
+        context = None
+        if self.address.tls:
+            context = ssl.create_default_context(cafile=self.address.ca_file)
+        wire = _Wire(self, self._generation, loop)
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await loop.create_connection(
+                lambda: wire,
+                self.address.host,
+                self.address.port,
+                ssl=context,
+                server_hostname=self.address.host if context is not None else None,
+            )
+        self._wire = wire
+        will = self._will() if callable(self._will) else self._will
+        wire.write(
+            packets.connect(
+                self.client_id,
+                clean=not self.persistent,
+                keepalive_s=self.keepalive_s,
+                v5=self.v5,
+                username=self.address.username,
+                password=self.address.password,
+                will=will,
+                session_expiry_s=self.session_expiry_s if self.v5 and self.persistent else 0,
             )
         )
-        if not self._wake_pending:
-            self._wake_pending = True
-            loop = self._loop
-            if loop is not None:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self._wake.set)
+        return wire
 
-    def _paho_connect(
-        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if reason.is_failure:
-            self._post("failed", f"the broker refused the connection: {reason}")
+    async def _established(self, wire: _Wire) -> str | None:
+        """Wait for CONNACK and the subscriptions; None once connected, else why not."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                ack = await asyncio.shield(wire.connack)
+                if ack.refused:
+                    return f"the broker refused the connection: {ack.refused}"
+                self.session_present = ack.session_present
+                if self.subscriptions:
+                    refused = await self._subscribe(wire, self.subscriptions)
+                    if refused:
+                        log.error(
+                            "%s: the broker refused subscriptions to %s", self.stats.name, refused
+                        )
+        except (TimeoutError, ConnectError, ProtocolError) as error:
+            return f"no answer from {self.address}: {_why(error)}"
+        for mid, (packet, waiter, sent) in list(self._outgoing.items()):
+            if not waiter.done():
+                wire.write(packets.as_duplicate(packet) if sent else packet)
+                self._outgoing[mid] = (packet, waiter, True)
+        if self.persistent and not self.session_present and self.stats.reconnects:
+            log.warning(
+                "%s: the broker had no session for %s: messages queued while away are lost",
+                self.stats.name,
+                self.client_id,
+            )
+        self.stats.connected()
+        self._disconnected.clear()
+        self._connected.set()
+        await self._callback(self._on_connect)
+        return None
+
+    async def _keepalive(self, wire: _Wire) -> None:
+        period = float(self.keepalive_s)
+        while not wire.closed.done():
+            await asyncio.sleep(period / 4)
+            now = time.monotonic()
+            if now - wire.last_received > 1.5 * period:
+                wire.abort(f"nothing from the broker for {1.5 * period:g} s (keep-alive)")
+                return
+            if now - wire.last_sent >= period / 2:
+                wire.write(packets.PINGREQ_PACKET)
+
+    async def _lost(self, reason: str) -> None:
+        self._connected.clear()
+        if self._closing:
             return
-        self.session_present = bool(flags.session_present)
-        if self.subscriptions:
-            _, mid = client.subscribe(self.subscriptions)
-            self._subscribe_mid = mid
+        self._disconnected.set()
+        if self.stats.disconnected(reason) and self._on_disconnect is not None:
+            await self._callback(self._on_disconnect, reason)
+
+    # -- called by the connection ----------------------------------------------------------------
+
+    def _arrived(self, messages: list[Received], wire: _Wire) -> None:
+        inbox = self._inbox
+        inbox.extend(messages)
+        self._wake.set()
+        if len(inbox) > self.max_waiting and not wire.paused:
+            wire.pause()  # TCP's window closes: the broker holds on (QoS 1) or drops (QoS 0)
+
+    def _closed(self, wire: _Wire) -> None:
+        """The connection ended: its messages can no longer be acknowledged."""
+        if wire is not self._wire:
+            return
+        self._wire = None
+        self._generation += 1
+        self._connected.clear()
+        self._fail_waiting(ConnectError("the connection to the MQTT broker was lost"))
+
+    def _control(self, control: packets.Control, wire: _Wire) -> None:
+        kind, body = control.kind, control.body
+        if kind == packets.PUBACK:
+            entry = self._outgoing.get(packets.packet_id(body))
+            if entry is not None and not entry[1].done():
+                failure = packets.puback_failure(body) if self.v5 else None
+                if failure is None:
+                    entry[1].set_result(None)
+                else:
+                    entry[1].set_exception(ConnectError(f"the broker refused a publish: {failure}"))
+        elif kind == packets.SUBACK:
+            mid, codes = packets.suback(body, self.v5)
+            waiter = self._subscribing.get(mid)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(codes)
+        elif kind == packets.CONNACK:
+            if not wire.connack.done():
+                wire.connack.set_result(packets.connack(body, self.v5))
+        elif kind == packets.PINGRESP:
+            pass  # its arrival is what counts (last_received)
+        elif kind == packets.DISCONNECT:
+            wire.abort(packets.disconnect_reason(body))
         else:
-            self._post("connected", (self._generation, self.session_present))
+            wire.abort(f"unexpected MQTT packet type {kind} from the broker")
 
-    def _paho_subscribe(
-        self, client: Any, userdata: Any, mid: int, reasons: list[Any], properties: Any
-    ) -> None:
-        if mid != self._subscribe_mid:
-            self._on_loop(self._resolve, self._subscribing, mid, reasons)
-            return
-        pairs = zip(self.subscriptions, reasons, strict=False)
-        refused = [topic for (topic, _), reason in pairs if reason.is_failure]
-        if refused:
-            log.error("%s: the broker refused subscriptions to %s", self.stats.name, refused)
-        self._post("connected", (self._generation, self.session_present))
-
-    def _paho_disconnect(
-        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        with self._lock:
-            self._generation += 1  # from now on, acks of that connection's messages are dropped
-        self._set_will(client)  # a will that changes per connection (Sparkplug) is renewed here
-        lost = ConnectError("the connection to the MQTT broker was lost")
-        self._on_loop(self._fail, self._subscribing, lost)
-        text = "disconnected by request" if not reason.is_failure else str(reason)
-        self._post("disconnected", f"{text} ({self.address})")
-
-    def _paho_connect_fail(self, client: Any, userdata: Any) -> None:
-        self._post("failed", f"cannot connect to {self.address}")
-
-    def _paho_publish(
-        self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any
-    ) -> None:
-        self._on_loop(self._resolve, self._publishing, mid, None)
-
-    def _on_loop(self, call: Callable[..., None], *args: Any) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(call, *args)
-
-    @staticmethod
-    def _resolve(waiters: dict[int, asyncio.Future[Any]], mid: int, result: Any) -> None:
-        waiter = waiters.get(mid)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(result)
-
-    @staticmethod
-    def _fail(waiters: dict[int, asyncio.Future[Any]], error: BaseException) -> None:
-        for waiter in list(waiters.values()):
+    def _fail_waiting(self, error: BaseException, publishes: bool = False) -> None:
+        # QoS 1 publishes wait across reconnects (sent again); subscriptions do not
+        waiters: list[asyncio.Future[Any]] = list(self._subscribing.values())
+        if publishes:
+            waiters += [waiter for _, waiter, _ in self._outgoing.values()]
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(error)
-
-    def _set_will(self, client: Any) -> None:
-        will = self._will() if callable(self._will) else self._will
-        if will is None:
-            return
-        topic, payload, qos, retain = will
-        client.will_set(topic, payload, qos, retain)
-
-    # -- the event loop's side of state changes ----------------------------------------------------
-
-    async def _watch(self) -> None:
-        """Apply state changes in the order they happened; run the callbacks one at a time."""
-        while True:
-            kind, data = await self._changes.get()
-            if kind == "connected":
-                generation, session_present = data
-                if generation != self._generation:
-                    continue  # that connection is already gone
-                if self.persistent and not session_present and self.stats.reconnects:
-                    log.warning(
-                        "%s: the broker had no session for %s: messages queued while away are lost",
-                        self.stats.name,
-                        self.client_id,
-                    )
-                self.stats.connected()
-                self._disconnected.clear()
-                self._connected.set()
-                await self._callback(self._on_connect)
-            elif not self._closing:  # disconnected | failed
-                self._connected.clear()
-                self._disconnected.set()
-                if self.stats.disconnected(data) and self._on_disconnect is not None:
-                    await self._callback(self._on_disconnect, data)
 
     async def _callback(self, callback: Callable[..., Awaitable[None]] | None, *args: Any) -> None:
         if callback is None:
@@ -483,3 +500,91 @@ class MqttSession:
             raise
         except Exception:
             log.exception("%s: MQTT session callback failed", self.stats.name)
+
+
+class _Wire(asyncio.Protocol):
+    """One TCP (or TLS) connection: bytes in, split into packets for the session."""
+
+    def __init__(self, session: MqttSession, generation: int, loop: asyncio.AbstractEventLoop):
+        self.session = session
+        self.generation = generation
+        self.v5 = session.v5
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[str] = loop.create_future()
+        """Resolves with why the connection ended."""
+        self.connack: asyncio.Future[packets.ConnAck] = loop.create_future()
+        self.last_received = self.last_sent = time.monotonic()
+        self.paused = False
+        self._pending: list[bytes] = []  # the start of a packet not yet complete
+        self._pending_size = 0
+        self._needed = 0  # bytes that packet has in all (0: its header is not complete yet)
+        self._next_ns = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = time.monotonic()
+        if self._pending:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size < self._needed:
+                return  # a large packet still arriving: no need to look again
+            data = b"".join(self._pending)
+            self._pending.clear()
+        stamp = max(time.time_ns(), self._next_ns)  # arrival times never repeat or go back
+        try:
+            messages, controls, used = packets.parse(data, self.v5, stamp, self.generation)
+        except ProtocolError as error:
+            self.abort(f"the broker sent something that is not MQTT: {error}")
+            return
+        if used < len(data):
+            rest = data[used:]
+            self._pending.append(rest)
+            self._pending_size = len(rest)
+            self._needed = packets.packet_size(rest)
+        if messages:
+            self._next_ns = stamp + len(messages)
+            self.session._arrived(messages, self)
+        for control in controls:
+            self.session._control(control, self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._end(_why(error) if error else "the broker closed the connection")
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed.done():
+            self.transport.write(data)
+            self.last_sent = time.monotonic()
+
+    def pause(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.transport is not None and self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self, reason: str) -> None:
+        self._end(reason)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _end(self, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        if not self.connack.done():
+            self.connack.set_exception(ConnectError(reason))
+            self.connack.exception()  # retrieved: nobody may be waiting any more
+        self.session._closed(self)
+
+
+def _why(error: BaseException | None) -> str:
+    return (str(error) or type(error).__name__) if error is not None else "unknown"

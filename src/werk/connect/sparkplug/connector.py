@@ -26,11 +26,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from werk.connect.base import Binding, ConnectError, ConnectorConfig
-from werk.connect.mqtt.session import MqttSession, Received, Will
+from werk.connect.mqtt.packets import Received
+from werk.connect.mqtt.session import MqttSession, Will
 from werk.connect.outlet import Outlet
 from werk.connect.sparkplug.codec import (
     NAMESPACE,
@@ -203,7 +204,7 @@ class SparkplugConnector:
         await session.publish(
             self.state_topic, state_payload(True, self._online_ms), qos=1, retain=True
         )
-        await _subscribe(session, [(f"{NAMESPACE}/{g}/#", self.qos) for g in self.groups])
+        await session.subscribe([(f"{NAMESPACE}/{g}/#", self.qos) for g in self.groups])
         log.info("%s: primary host %s online", self.name, self.host_id)
         # Nodes alive before the connection was lost: their births and deaths meanwhile were
         # missed, so ask them now rather than when their next data happens to come.
@@ -245,18 +246,6 @@ class SparkplugConnector:
                 ),
                 2.0,
             )
-
-
-async def _subscribe(session: MqttSession, subscriptions: Sequence[tuple[str, int]]) -> None:
-    subscribe = getattr(session, "subscribe", None)
-    if subscribe is not None:
-        await subscribe(subscriptions)
-        return
-    # MqttSession has no subscribe() yet: paho's client takes it (subscribing is thread-safe).
-    client = session._client
-    if client is None:
-        raise ConnectError("the MQTT session is not open")
-    client.subscribe(list(subscriptions))
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
