@@ -15,8 +15,11 @@ One run, two consumers of the same stream, one after the other on the same broke
 The stream (``--messages`` QoS 0 messages) is published by a separate process as fast as the
 broker takes it — ``mosquitto_pub -l`` for JSON (C, a line a message); for Sparkplug, MQTT
 packets encoded beforehand and written straight to a socket (an NBIRTH, then NDATA with
-``--metrics`` metrics by alias and sequence numbers). Each consumer's rate is messages / (last one
-handled − first one received), so both see the same publisher.
+``--metrics`` metrics by alias and sequence numbers). Each consumer's rate is the stream's data
+messages / (last one handled − first one received), so both see the same publisher; the clock
+starts with the first data message (not werk's own STATE, nor the NBIRTH, after which the
+publisher pauses). werk's first data message is noticed once its batch is decoded: the consumer
+was idle, so that batch is small and the delay a few ms.
 
 The broker is a Mosquitto of its own on a free port (configured not to drop what a slow consumer
 has not taken yet) unless ``--broker mqtt://host:port`` names one. The figures go to
@@ -46,15 +49,18 @@ import json, sys, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 port, topic, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-count, first, last = 0, 0.0, 0.0
+count, streamed, first, last = 0, 0, 0.0, 0.0
 def on_message(client, userdata, message):
-    global count, first, last
+    global count, streamed, first, last
     count += 1
-    last = time.time()
-    if count == 1:
-        first = last
     if count >= n:
         client.disconnect()
+    if message.topic.endswith("/NBIRTH/edge1"):
+        return  # the Sparkplug stream's birth: the clock starts with its data
+    last = time.time()
+    if not streamed:
+        first = last
+    streamed += 1
 def on_connect(client, userdata, flags, reason, properties):
     client.subscribe(topic, 0)
 def on_subscribe(client, userdata, mid, reasons, properties):
@@ -63,7 +69,8 @@ c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{time.time_ns()}")
 c.on_message, c.on_connect, c.on_subscribe = on_message, on_connect, on_subscribe
 c.connect("127.0.0.1", port)
 c.loop_forever()
-print(json.dumps({"received": count, "first": first, "last": last}), flush=True)
+print(json.dumps({"received": count, "streamed": streamed, "first": first, "last": last}),
+      flush=True)
 """
 
 SPARKPLUG_PUBLISHER = r"""
@@ -231,7 +238,7 @@ def run_raw(stream: Stream, port: int) -> dict[str, float]:
     return {
         "messages": result["received"],
         "seconds": seconds,
-        "rate": result["received"] / seconds,
+        "rate": result["streamed"] / seconds,
     }
 
 
@@ -275,11 +282,22 @@ async def run_werk(stream: Stream, port: int, workdir: Path) -> dict[str, float]
             assert time.monotonic() < deadline, f"werk did not connect: {stats.as_dict()}"
             await asyncio.sleep(0.01)
         await asyncio.sleep(1.0)  # subscriptions made (Sparkplug subscribes after its STATE)
+        # The clock starts with the stream's first data message, as the raw client's does: not
+        # with werk's own STATE (which arrives at once) nor the Sparkplug stream's NBIRTH (after
+        # which the publisher pauses half a second).
+        base = stats.messages
         publisher = stream.publish(port)
+        if stream.protocol == "sparkplug":
+            deadline = time.monotonic() + 60
+            while stats.messages == base:  # the NBIRTH
+                assert time.monotonic() < deadline, f"no NBIRTH reached werk: {stats.as_dict()}"
+                await asyncio.sleep(0.005)
+            base = stats.messages
+        births = stats.samples
         first = 0.0
         deadline = time.monotonic() + 600
-        while stats.samples < stream.values:
-            if not first and stats.messages:
+        while stats.samples < births + stream.values:
+            if not first and stats.messages > base:
                 first = time.time()
             if publisher.poll() is not None and time.monotonic() > deadline:
                 break
