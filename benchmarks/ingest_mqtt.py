@@ -243,7 +243,7 @@ def run_raw(stream: Stream, port: int) -> dict[str, float]:
 
 
 async def run_werk(stream: Stream, port: int, workdir: Path) -> dict[str, float]:
-    from werk.app import open_runtime
+    from werk.app import open_runtime, settle_heap
     from werk.settings import Settings
 
     if stream.protocol == "json":
@@ -275,6 +275,7 @@ async def run_werk(stream: Stream, port: int, workdir: Path) -> dict[str, float]
         }
     )
     async with open_runtime(settings) as runtime:
+        settle_heap()  # as `werk serve` does once started
         assert runtime.connectors is not None
         stats = runtime.connectors.running[0][0].stats
         deadline = time.monotonic() + 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,30 @@ def test_notifications_gather_into_one_batch() -> None:
     values = batch.values.tolist()
     assert values[:3] == [1.5, 1.0, 42.0] and math.isnan(values[3]) and values[4:] == [3.0, 3.0]
     assert batch.quality.tolist() == [0, 1, 0, 2, 0, 0]
+
+
+def test_repeated_timestamps_reuse_the_conversion_and_stay_exact() -> None:
+    buffer = Notifications(("a", "b"))
+    t = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    later = t + timedelta(microseconds=1)
+    naive = datetime(2026, 1, 1, 12, 0, 0, 1)  # asyncua's naive datetimes are UTC: = later
+    berlin = t.astimezone(timezone(timedelta(hours=1)))  # the same instant as t
+    for moment in (t, t, later, t, naive, naive, berlin, later):
+        buffer.add([0], 1.0, GOOD, moment, None, 7)
+    buffer.add([1], 1.0, GOOD, None, later, 7)  # the server's time takes the same path
+    batch, _ = buffer.take()
+    base = datetime_ns(t)
+    assert batch.timestamps.tolist() == [
+        base,
+        base,
+        base + 1000,
+        base,
+        base + 1000,
+        base + 1000,
+        base,
+        base + 1000,
+        base + 1000,
+    ]
 
 
 def test_setpoints_take_the_nodes_type() -> None:

@@ -59,10 +59,21 @@ class Notifications:
 
     ``add`` is the per-notification hot path: a few type checks and list appends, no numpy and
     no objects per sample beyond the lists' numbers. Strings, byte strings, arrays and other
-    values that are not numbers are counted in :attr:`unsupported`, not delivered.
+    values that are not numbers are counted in :attr:`unsupported`, not delivered. The last
+    timestamp's nanoseconds are remembered: a server stamps the values it samples together
+    with one time, so most changes skip the conversion.
     """
 
-    __slots__ = ("_index", "_status", "_timestamps", "_values", "names", "unsupported")
+    __slots__ = (
+        "_index",
+        "_last_ns",
+        "_last_time",
+        "_status",
+        "_timestamps",
+        "_values",
+        "names",
+        "unsupported",
+    )
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
@@ -71,6 +82,8 @@ class Notifications:
         self._timestamps: list[int] = []
         self._values: list[float] = []
         self._status: list[int] = []
+        self._last_time: datetime | None = None
+        self._last_ns = 0
 
     def __len__(self) -> int:
         return len(self._index)
@@ -92,12 +105,14 @@ class Notifications:
         else:
             self.unsupported += len(positions)
             return
-        if source_time is not None:
-            when = datetime_ns(source_time)
-        elif server_time is not None:
-            when = datetime_ns(server_time)
-        else:
+        moment = source_time if source_time is not None else server_time
+        if moment is None:
             when = arrival_ns
+        elif moment == self._last_time:  # equal datetimes are the same instant (or naive UTC)
+            when = self._last_ns
+        else:
+            when = self._last_ns = datetime_ns(moment)
+            self._last_time = moment
         for position in positions:
             self._index.append(position)
             self._timestamps.append(when)

@@ -42,6 +42,7 @@ from asyncua.common.subscription import (
     OverflowPolicy,
     StatusChangeEvent,
     Subscription,
+    SubscriptionItemData,
 )
 from asyncua.observer import Observer, SubscriptionEvent
 from asyncua.ua.status_codes import get_name_and_doc
@@ -68,6 +69,7 @@ _CONNECTION_ERRORS = (OSError, TimeoutError, UaError, OpcUaError)
 _UNKNOWN_NODE = {"BadNodeIdUnknown", "BadNodeIdInvalid", "BadAttributeIdInvalid"}
 _DOWN = (UaClientState.RECONNECTING, UaClientState.DISCONNECTED)
 OVERFLOW = "client-overflow"
+_UNSEEN: Any = object()
 
 
 def _option(options: Any, key: str, default: float, minimum: float = 0.0) -> float:
@@ -259,6 +261,8 @@ class _Pump:
         for address, positions in connector._positions.items():
             with contextlib.suppress(ValueError, UaError):
                 self.by_node[ua.NodeId.from_string(address)] = positions
+        # asyncua's record of a monitored item -> its positions (None: not werk's node)
+        self.by_item: dict[SubscriptionItemData, list[int] | None] = {}
         self.filled = asyncio.Event()  # the buffer has something (or a mark waits)
         self.drained = asyncio.Event()  # the buffer was delivered (backpressure)
         self.marks: list[tuple[Quality, int, bool]] = []  # (quality, timestamp, is a gap)
@@ -284,19 +288,31 @@ class _Pump:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self) -> None:
-        buffer, by_node, stats = self.buffer, self.by_node, self.stats
+        """Take asyncua's data changes one by one into the column buffer.
+
+        The hot path (one pass per value change): which binding positions a monitored item
+        feeds is looked up by the item's own record (``event.data.subscription_data``, hashed
+        by identity) and remembered; a NodeId is hashed only for an item seen for the first
+        time (asyncua makes new records when it re-creates the subscription).
+        """
+        buffer, by_node, by_item, stats = self.buffer, self.by_node, self.by_item, self.stats
+        add, filled = buffer.add, self.filled
         limit = self.connector.max_batch * 4
         async for event in self.subscription:
             if type(event) is DataChangeEvent:
-                positions = by_node.get(event.node.nodeid)
+                data = event.data
+                item = data.subscription_data
+                positions = by_item.get(item, _UNSEEN)
+                if positions is _UNSEEN:
+                    positions = by_item[item] = by_node.get(event.node.nodeid)
                 if positions is None:
                     continue
-                value = event.data.monitored_item.Value
+                value = data.monitored_item.Value
                 arrival = self.last_arrival = time.time_ns()
                 if value is None:
                     continue
                 status = value.StatusCode
-                buffer.add(
+                add(
                     positions,
                     event.value,
                     status.value if status is not None else 0,
@@ -305,8 +321,8 @@ class _Pump:
                     arrival,
                 )
                 stats.messages += 1
-                if len(buffer) == 1 or len(buffer) >= self.connector.max_batch:
-                    self.filled.set()
+                if not filled.is_set():
+                    filled.set()
                 if len(buffer) >= limit:  # downstream is slow: stop taking notifications
                     self.drained.clear()
                     await self.drained.wait()
@@ -351,6 +367,8 @@ class _Pump:
         connector, stats = self.connector, self.stats
         while True:
             change = await self.watch.changes.get()
+            if change is SubscriptionEvent.RECREATED:
+                self.by_item.clear()  # the new subscription's item records replace the old
             if change is SubscriptionEvent.RECREATED or change == OVERFLOW:
                 # The server lost the subscription (restart, or an outage longer than its
                 # lifetime): values changed in between are gone. Mark the hole just after the
