@@ -179,6 +179,44 @@ def test_a_viewer_gets_no_ack_button_and_the_api_refuses(browser: Any, werk: Wer
     assert werk.get(f"/alarms/{alarm}")["state"] == "unack"
 
 
+def test_the_plan_in_force_runs_on_the_floor(browser: Any, werk: Werk) -> None:
+    """A viewer simulates the plan in force from the plan view: the plan's makespan beside the
+    simulated mean and its 95 % interval."""
+    problem = {
+        "name": "ui-floor",
+        "machines": ["saw", "paint"],
+        "orders": [
+            {"id": f"O{i}", "due": 40, "operations": [
+                {"id": "cut", "machines": {"saw": 6}}, {"id": "paint", "machines": {"paint": 5}}]}
+            for i in range(4)
+        ],
+    }  # fmt: skip
+    solved = httpx.post(
+        f"{werk.url}/api/v1/plan/solve",
+        json={"problem": problem, "heuristic_only": True},
+        headers={"Authorization": f"Bearer {werk.operator}"},
+        timeout=30,
+    )
+    assert solved.status_code == 200, solved.text
+    login(browser, werk, werk.viewer, "viewer")
+    browser.get(f"{werk.url}/#/plan")
+    button = wait_until(lambda: browser.find_element(By.ID, "floor-run"), "#floor-run")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#gantt svg"), "the Gantt chart")
+    button.click()
+    row = wait_until(
+        lambda: browser.find_element(By.CSS_SELECTOR, '#floor-kpis [data-kpi="makespan"]'),
+        "the simulated makespan",
+    )
+    cells = row.find_elements(By.TAG_NAME, "td")
+    plan, mean = number_in(cells[0].text), number_in(cells[1].text)
+    low, high = (number_in(part) for part in cells[2].text.split("–"))
+    assert plan is not None and mean is not None and low is not None and high is not None
+    assert plan == solved.json()["schedule"]["objective"]
+    assert low <= mean <= high and low < high  # 30 runs with times varying by 10 %
+    assert abs(mean - plan) < 0.5 * plan
+    screenshot(browser, "plan-on-the-floor")
+
+
 VIEWS = {  # route -> what shows that its data has arrived
     "#/": "#plant-tree [data-asset]",
     "#/asset/press1": '[data-signal="press1.pressure"] .tile-value',

@@ -28,6 +28,14 @@ export async function render(root, ctx, page) {
       <h2>Schedule</h2>
       <div id="gantt" class="chart-box">${loading()}</div>
       <div id="plan-kpis"></div>
+      <h3>On the floor</h3>
+      <p class="hint">The plan in force run many times with processing times that vary (each machine keeps its planned sequence; nothing starts before its planned start): how much of the plan's promise survives.</p>
+      <div class="actions">
+        <label>Variation of times, % <input id="floor-cv" type="number" min="0" max="100" value="10"></label>
+        <label>Runs <input id="floor-runs" type="number" min="2" max="1000" value="30"></label>
+        <button type="button" id="floor-run">Simulate the plan</button>
+      </div>
+      <div id="floor" aria-live="polite"></div>
     </section>
     ${operator ? `
     <section class="panel">
@@ -131,6 +139,7 @@ export async function render(root, ctx, page) {
       }
     });
   }
+  $("#floor-run", root).addEventListener("click", () => onTheFloor(root, page));
   // A new plan (solved here, elsewhere, or repaired after a breakdown) arrives as an event.
   const stop = ctx.live.watch({
     events: true,
@@ -146,6 +155,50 @@ export async function render(root, ctx, page) {
     resize.disconnect();
   });
   await Promise.all([loadPlan(), whatIf(root, ctx, page)]);
+}
+
+// -- the plan in force on the floor: replications with varying times (POST /plan/simulate) --------
+
+const FLOOR_KPIS = [
+  ["makespan", "makespan", num],
+  ["total_weighted_tardiness", "weighted tardiness", num],
+  ["tardy_orders", "tardy orders", num],
+  ["on_time_rate", "on time", (v) => pct(v, 0)],
+  ["mean_flow_time", "mean flow time", num],
+];
+
+async function onTheFloor(root, page) {
+  const box = $("#floor", root);
+  const button = $("#floor-run", root);
+  const cv = Math.max(0, Number($("#floor-cv", root).value) || 0) / 100;
+  const replications = Math.min(1000, Math.max(2, Math.round(Number($("#floor-runs", root).value) || 30)));
+  button.disabled = true;
+  box.innerHTML = loading();
+  try {
+    const r = await api("/plan/simulate", {
+      method: "POST",
+      body: { replications, variability: { duration_cv: cv } },
+      signal: page.signal,
+    });
+    if (!page.alive) return;
+    const rows = FLOOR_KPIS.filter(([key]) => r.kpis[key]).map(([key, label, fmt]) => {
+      const k = r.kpis[key];
+      return `<tr data-kpi="${key}"><th scope="row">${esc(label)}</th><td class="num">${fmt(k.plan)}</td><td class="num">${fmt(k.mean)}</td><td class="num">${fmt(k.low)} – ${fmt(k.high)}</td></tr>`;
+    });
+    const late = r.orders.filter((o) => o.p_late > 0).slice(0, 8);
+    box.innerHTML = `<div class="table-wrap"><table id="floor-kpis">
+        <thead><tr><th scope="col">${replications} runs, times ±${num(cv * 100)} %</th><th scope="col" class="num">plan</th><th scope="col" class="num">on the floor (mean)</th><th scope="col" class="num">95 % interval</th></tr></thead>
+        <tbody>${rows.join("")}</tbody></table></div>
+      ${late.length
+        ? `<p>Orders most likely late: ${late.map((o) => `<strong>${esc(o.order)}</strong> ${pct(o.p_late, 0)}`).join(", ")}.</p>`
+        : `<p class="muted">No order was late in any run.</p>`}`;
+  } catch (error) {
+    if (!page.alive) return;
+    box.innerHTML = error.status === 404 ? empty("No plan in force to simulate yet.") : empty(`Could not simulate: ${esc(error.message)}`);
+    if (error.status !== 404) showError(error, "Simulating the plan");
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // -- what-if: two scenarios of the line, replicated; B − A with confidence intervals ---------------
