@@ -235,3 +235,32 @@ async def test_a_client_that_never_reads_cannot_pile_up_replies() -> None:
         await asyncio.wait_for(client.room_for_control(), TIMEOUT)
     finally:
         sender.cancel()
+
+
+async def test_a_large_push_is_split_into_messages_clients_accept() -> None:
+    """10,000 samples in one push would exceed the 1 MiB a WebSocket client accepts by default:
+    they go out as several messages of at most MAX_ROWS samples, all of them, in order."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    client = LiveClient(send, interval_s=0.01)
+    client.interest = Interest(None)
+    n = 9_999
+    client.offer_samples(
+        SampleBatch.from_columns(
+            [f"line1.press{i % 50}.temperature" for i in range(n)],
+            list(range(n)),
+            [float(i) for i in range(n)],
+        )
+    )
+    sender = asyncio.create_task(client.run())
+    try:
+        await asyncio.sleep(0.1)
+    finally:
+        sender.cancel()
+    assert len(sent) == -(-n // LiveClient.MAX_ROWS)
+    assert all(len(m["samples"]) <= LiveClient.MAX_ROWS for m in sent)
+    assert [s["ns"] for m in sent for s in m["samples"]] == list(range(n))
+    assert max(len(json.dumps(m)) for m in sent) < 1 << 20

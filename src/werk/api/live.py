@@ -5,7 +5,8 @@ every client without waiting on any of them: each client has a bounded buffer an
 its own. A client that cannot keep up never stalls the bus (and with it ingest and the recorder):
 when its buffer is full, its pending samples are conflated to the newest value per signal and it
 is told how many it missed with ``{"type": "lagged", "skipped": n}``. Pushes are throttled to
-``1 / interval_s`` per client; samples that arrive in between go out together.
+``1 / interval_s`` per client; samples that arrive in between go out together, in messages of at
+most ``LiveClient.MAX_ROWS`` samples.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class LiveClient:
     """One connection's buffer and sender. ``offer_*`` never block; ``run`` does the sending."""
 
     MAX_CONTROL = 32  # replies waiting to go out before we stop reading the client's requests
+    MAX_ROWS = 2_000
+    """Samples in one message at most (~200 kB): WebSocket clients refuse large messages (the
+    Python ``websockets`` library above 1 MiB by default, which 10,000 rows can exceed)."""
 
     def __init__(
         self,
@@ -167,7 +171,11 @@ class LiveClient:
                 }
             )
         if len(samples):
-            await self._send({"type": "samples", "samples": sample_rows(samples)})
+            rows = sample_rows(samples)
+            for start in range(0, len(rows), self.MAX_ROWS):
+                await self._send(
+                    {"type": "samples", "samples": rows[start : start + self.MAX_ROWS]}
+                )
         for event in events:
             await self._send({"type": "event", **event_row(event)})
 
