@@ -220,3 +220,24 @@ def test_a_whole_day_shift_and_unnamed_shifts() -> None:
 def test_ideal_cycle_must_be_positive() -> None:
     with pytest.raises(ValidationError, match="ideal cycle"):
         figures(_machine(), CALENDAR.periods(START, END), ideal_cycle_s=0)
+
+
+def test_a_plant_calendar_works_on_its_weekdays_only() -> None:
+    """The plant file's calendar (werk.twin.calendar_spec) as OEE's: Monday-Friday shifts, a
+    night shift running into the next day; Saturday and Sunday plan no time."""
+    from werk.twin.calendar_spec import Calendar
+
+    plant = Calendar(((6 * 60, 14 * 60), (22 * 60, 30 * 60)), ("mon", "tue", "wed", "thu", "fri"))
+    calendar = ShiftCalendar.from_plant(plant)
+    assert [(s.start, s.end) for s in calendar.shifts] == [
+        (dt.time(6), dt.time(14)),
+        (dt.time(22), dt.time(6)),
+    ]
+    monday = to_ns(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))  # a Monday
+    week = calendar.periods(monday, monday + 7 * 24 * 3600 * NS_PER_S, "day")
+    assert [p.label for p in week] == [f"2027-03-0{d}" for d in range(1, 6)]
+    # each working day: 8 h early + the 8 h night that starts on it (Friday's ends on Saturday)
+    assert all(p.planned_ns == 16 * 3600 * NS_PER_S for p in week)
+    with pytest.raises(ValidationError) as caught:
+        ShiftCalendar(calendar.shifts, days=("monday",))
+    assert caught.value.rule == "weekday"

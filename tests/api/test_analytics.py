@@ -167,6 +167,55 @@ async def test_oee_by_day_with_a_custom_calendar(api: Api, viewer: dict[str, str
     assert day["losses"]["setup_s"] == 0  # the setup fell in the break
 
 
+async def test_oee_plans_against_the_assets_calendar_in_the_plant_file(
+    api: Api, viewer: dict[str, str]
+) -> None:
+    """Without shifts in the request, an asset works to the calendar it inherits in the plant
+    file (here its line's: one shift, 14:30-23:00 UTC, every day); shifts in the request win."""
+    from werk.twin.plant import parse_plant
+
+    api.runtime.plant = parse_plant(
+        """
+[plant]
+id = "p"
+name = "P"
+[assets.site]
+level = "site"
+[assets.hall]
+level = "area"
+parent = "site"
+[assets.line]
+level = "line"
+parent = "hall"
+[assets.line.calendar]
+shifts = [["14:30", "23:00"]]
+[assets.m1]
+level = "machine"
+parent = "line"
+"""
+    )
+    await _seed_machine(api)
+    params = {
+        "asset": "m1",
+        "start": str(_yesterday("13:00")),
+        "end": str(_yesterday("15:00")),
+        "ideal_cycle_s": 60,
+    }
+    body = (await api.client.get("/api/v1/oee", params=params, headers=viewer)).json()
+    [m1] = body["assets"]
+    assert m1["calendar"]["source"] == "plant" and body["calendar"] == m1["calendar"]
+    assert m1["calendar"]["shifts"] == [{"name": "shift1", "start": "14:30", "end": "23:00"}]
+    [period] = m1["periods"]
+    assert period["planned_s"] == 30 * 60  # 14:30-15:00: the only planned time in the window
+    own = (
+        await api.client.get(
+            "/api/v1/oee", params={**params, "shifts": "day=08:00-16:00"}, headers=viewer
+        )
+    ).json()
+    assert own["calendar"]["source"] == "request"
+    assert own["assets"][0]["periods"][0]["planned_s"] == 2 * 3600
+
+
 async def test_oee_errors(api: Api, viewer: dict[str, str]) -> None:
     await _seed_machine(api)
     get = api.client.get

@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from werk.core import NS_PER_S, ValidationError, iso
 from werk.core.machine import MachineState
+from werk.twin.calendar_spec import WEEKDAYS, Calendar
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.int64]
@@ -137,6 +138,12 @@ def _minutes(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
 
+def _time_of(minutes: int) -> dt.time:
+    """Minutes after midnight (past 24 h: of the next day) as a time of day."""
+    minutes %= 24 * 60
+    return dt.time(minutes // 60, minutes % 60)
+
+
 @dataclass(frozen=True, slots=True)
 class ShiftCalendar:
     """Shifts as daily local time ranges in one time zone, and planned breaks within them.
@@ -149,10 +156,19 @@ class ShiftCalendar:
     shifts: tuple[Shift, ...]
     timezone: str = "UTC"
     breaks: tuple[tuple[dt.time, dt.time], ...] = ()
+    days: tuple[str, ...] = WEEKDAYS
+    """The weekdays the shifts run on (a shift belongs to the day it starts on)."""
 
     def __post_init__(self) -> None:
         if not self.shifts:
             raise ValidationError("give at least one shift", field="shifts", rule="no-shifts")
+        unknown = [d for d in self.days if d not in WEEKDAYS]
+        if unknown or not self.days:
+            raise ValidationError(
+                f"days {list(self.days)}: weekdays among {', '.join(WEEKDAYS)}",
+                field="days",
+                rule="weekday",
+            )
         try:
             _zone(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -188,6 +204,16 @@ class ShiftCalendar:
         pauses = tuple(_span(p, "breaks") for p in (breaks or "").split(",") if p.strip())
         return cls(tuple(parsed), timezone, pauses)
 
+    @classmethod
+    def from_plant(cls, calendar: Calendar, breaks: str | None = None) -> ShiftCalendar:
+        """The calendar of an asset in the plant file (``werk.twin.calendar_spec``)."""
+        parsed = tuple(
+            Shift(f"shift{i + 1}", _time_of(begin), _time_of(end))
+            for i, (begin, end) in enumerate(calendar.shifts)
+        )
+        pauses = tuple(_span(p, "breaks") for p in (breaks or "").split(",") if p.strip())
+        return cls(parsed, calendar.timezone, pauses, tuple(calendar.days))
+
     def _instant(self, day: dt.date, at: dt.time) -> int:
         local = dt.datetime.combine(day, at, tzinfo=_zone(self.timezone))
         return int(local.timestamp()) * NS_PER_S
@@ -200,6 +226,9 @@ class ShiftCalendar:
         found = []
         day = first
         while day <= last:
+            if WEEKDAYS[day.weekday()] not in self.days:
+                day += dt.timedelta(days=1)
+                continue
             for shift in self.shifts:
                 a = self._instant(day, shift.start)
                 ends_next_day = _minutes(shift.end) <= _minutes(shift.start)

@@ -40,9 +40,19 @@ IdealCycle = Annotated[
     typer.Option(help="ideal cycle time per part, s (default: the plant file's, else 2)"),
 ]
 Shifts = Annotated[
-    str | None, typer.Option(help="shifts, e.g. early=06:00-14:00,late=14:00-22:00 (API default)")
+    str | None,
+    typer.Option(
+        help="shifts, e.g. early=06:00-14:00,late=14:00-22:00 (default: the asset's calendar in "
+        "the plant file, else three shifts)"
+    ),
 ]
-Zone = Annotated[str, typer.Option("--tz", help="the shifts' time zone, e.g. Europe/Berlin")]
+Zone = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="the shifts' time zone, e.g. Europe/Berlin (default: the plant file's, else UTC)",
+    ),
+]
 
 
 def _share(value: float | None) -> str:
@@ -206,7 +216,7 @@ def oee_command(
     by: Annotated[str, typer.Option(help="shift, day or total")] = "shift",
     ideal_cycle: IdealCycle = None,
     shifts: Shifts = None,
-    tz: Zone = "UTC",
+    tz: Zone = None,
     breaks: Annotated[str | None, typer.Option(help="planned breaks, e.g. 12:00-12:30")] = None,
     as_json: JsonFlag = False,
     api: ApiOption = None,
@@ -240,7 +250,7 @@ def compare_command(
     confidence: Annotated[float, typer.Option(help="e.g. 0.95")] = 0.95,
     ideal_cycle: IdealCycle = None,
     shifts: Shifts = None,
-    tz: Zone = "UTC",
+    tz: Zone = None,
     as_json: JsonFlag = False,
     api: ApiOption = None,
     token: TokenOption = None,

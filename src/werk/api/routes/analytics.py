@@ -57,10 +57,16 @@ IdealCycle = Annotated[
     ),
 ]
 Shifts = Annotated[
-    str,
-    Query(description="daily shifts, name=HH:MM-HH:MM, comma-separated (names optional)"),
+    str | None,
+    Query(
+        description="daily shifts, name=HH:MM-HH:MM, comma-separated (names optional); default: "
+        "the asset's calendar in the plant file, else " + oee_calc.DEFAULT_SHIFTS
+    ),
 ]
-Zone = Annotated[str, Query(description="the shifts' time zone (IANA), e.g. Europe/Berlin")]
+Zone = Annotated[
+    str | None,
+    Query(description="the shifts' time zone (IANA), e.g. Europe/Berlin; default UTC"),
+]
 Breaks = Annotated[str | None, Query(description="planned breaks, HH:MM-HH:MM, comma-separated")]
 SmallStop = Annotated[
     float, Query(gt=0, description="idle/blocked/starved stops shorter than this (s) are small")
@@ -235,8 +241,39 @@ async def spc(
 # -- OEE ------------------------------------------------------------------------------------------
 
 
-def _calendar(shifts: str, tz: str, breaks: str | None) -> oee_calc.ShiftCalendar:
-    return oee_calc.ShiftCalendar.parse(shifts, tz, breaks)
+def _calendar(
+    runtime: Runtime, asset: str, shifts: str | None, tz: str | None, breaks: str | None
+) -> tuple[oee_calc.ShiftCalendar, str]:
+    """The shifts OEE is planned against, and where they come from: the request's, else the
+    asset's calendar in the plant file (inherited down the ISA-95 tree), else the default three
+    shifts every day."""
+    if shifts is None and tz is None:
+        plant = runtime.plant
+        calendar = plant.calendar_of(asset) if plant is not None and asset in plant else None
+        if calendar is not None:
+            return oee_calc.ShiftCalendar.from_plant(calendar, breaks), "plant"
+    given = shifts is not None
+    chosen = oee_calc.ShiftCalendar.parse(shifts or oee_calc.DEFAULT_SHIFTS, tz or "UTC", breaks)
+    return chosen, "request" if given else "default"
+
+
+def _calendar_row(calendar: oee_calc.ShiftCalendar, source: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "timezone": calendar.timezone,
+        "days": list(calendar.days),
+        "shifts": [
+            {
+                "name": s.name,
+                "start": s.start.isoformat("minutes"),
+                "end": s.end.isoformat("minutes"),
+            }
+            for s in calendar.shifts
+        ],
+        "breaks": [
+            f"{a.isoformat('minutes')}-{b.isoformat('minutes')}" for a, b in calendar.breaks
+        ],
+    }
 
 
 def _oee_signals(runtime: Runtime, asset: str) -> tuple[str, str, str]:
@@ -318,8 +355,8 @@ async def oee(
     end: End = None,
     by: Annotated[str, Query(pattern="^(shift|day|total)$")] = "shift",
     ideal_cycle_s: IdealCycle = None,
-    shifts: Shifts = oee_calc.DEFAULT_SHIFTS,
-    tz: Zone = "UTC",
+    shifts: Shifts = None,
+    tz: Zone = None,
     breaks: Breaks = None,
     small_stop_s: SmallStop = oee_calc.SMALL_STOP_S,
     startup_s: Annotated[
@@ -328,12 +365,14 @@ async def oee(
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(read_access),
 ) -> dict[str, Any]:
-    calendar = _calendar(shifts, tz, breaks)
     start_ns, end_ns = _oee_window(start, end, runtime.clock.now_ns())
-    periods = calendar.periods(start_ns, end_ns, cast(oee_calc.By, by))
-    whole = calendar.periods(start_ns, end_ns, "total")
     assets = []
+    calendars = []
     for name in dict.fromkeys(asset):
+        calendar, source = _calendar(runtime, name, shifts, tz, breaks)
+        calendars.append(_calendar_row(calendar, source))
+        periods = calendar.periods(start_ns, end_ns, cast(oee_calc.By, by))
+        whole = calendar.periods(start_ns, end_ns, "total")
         machine = await _machine(runtime, name, start_ns, end_ns, small_stop_s)
         cycle_s = _ideal_cycle(runtime, name, ideal_cycle_s)
         kwargs = {"ideal_cycle_s": cycle_s, "startup_s": startup_s}
@@ -343,6 +382,7 @@ async def oee(
                 "asset": name,
                 "ideal_cycle_s": cycle_s,
                 "scrap_counter": machine.has_scrap,
+                "calendar": calendars[-1],
                 "total": total.to_dict(),
                 "periods": [f.to_dict() for f in oee_calc.figures(machine, periods, **kwargs)],
             }
@@ -354,20 +394,7 @@ async def oee(
         "ideal_cycle_s": ideal_cycle_s,
         "small_stop_s": small_stop_s,
         "startup_s": startup_s,
-        "calendar": {
-            "timezone": calendar.timezone,
-            "shifts": [
-                {
-                    "name": s.name,
-                    "start": s.start.isoformat("minutes"),
-                    "end": s.end.isoformat("minutes"),
-                }
-                for s in calendar.shifts
-            ],
-            "breaks": [
-                f"{a.isoformat('minutes')}-{b.isoformat('minutes')}" for a, b in calendar.breaks
-            ],
-        },
+        "calendar": calendars[0],  # the first asset's (each asset's is in its entry)
         "assets": assets,
     }
 
@@ -497,8 +524,8 @@ async def compare_kpi(
     method: Annotated[str, Query(pattern="^(welch|bootstrap)$")] = "welch",
     confidence: Annotated[float, Query(ge=0.5, lt=1)] = 0.95,
     ideal_cycle_s: IdealCycle = None,
-    shifts: Shifts = oee_calc.DEFAULT_SHIFTS,
-    tz: Zone = "UTC",
+    shifts: Shifts = None,
+    tz: Zone = None,
     breaks: Breaks = None,
     small_stop_s: SmallStop = oee_calc.SMALL_STOP_S,
     runtime: Runtime = Depends(get_runtime),
@@ -520,7 +547,7 @@ async def compare_kpi(
         assert at is not None
         at_ns = instant(at, now, "at")
         marked = {"at": iso(at_ns), "at_ns": at_ns}
-    calendar = _calendar(shifts, tz, breaks)
+    calendar, _source = _calendar(runtime, asset, shifts, tz, breaks)
     start_ns, end_ns = at_ns - days * DAY_NS, min(at_ns + days * DAY_NS, now)
     if end_ns <= at_ns:
         raise ValidationError("the change is in the future: nothing after it yet", field="at")
