@@ -400,16 +400,27 @@ async def test_an_operator_acknowledges_worker_0s_alarm_through_an_api_replica(
             assert acked.json()["state"] == "acked" and acked.json()["acked_by"] == "olga"
 
             # worker 0's PostgreSQL has the acknowledgement, naming the operator and the request
+            # (the answer came over the bus; the recorder commits the same events on its own
+            # time, so they are in the store soon after, not necessarily before the answer)
             from werk.store.postgres import PostgresStore
 
-            store = PostgresStore.from_url(postgres_url)
-            try:
-                (record,) = [
+            def recorded() -> tuple[list[Event], list[Event]]:
+                acks = [
                     e
                     for e in read_events(store, "alarm.acknowledged", 0, 2**62)
                     if e.data["alarm_id"] == alarm
                 ]
-                (request,) = read_events(store, "alarm.request", 0, 2**62)
+                return acks, read_events(store, "alarm.request", 0, 2**62)
+
+            store = PostgresStore.from_url(postgres_url)
+            try:
+                deadline = time.monotonic() + 15
+                acks, requests = await asyncio.to_thread(recorded)
+                while not (acks and requests) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                    acks, requests = await asyncio.to_thread(recorded)
+                (record,) = acks
+                (request,) = requests
             finally:
                 store.close()
             assert record.context.user == "olga" and record.data["acked_by"] == "olga"
