@@ -425,7 +425,8 @@ class MqttSession:
         while not wire.closed.done():
             await asyncio.sleep(period / 4)
             now = time.monotonic()
-            if now - wire.last_received > 1.5 * period:
+            # while reading is paused (the consumer is behind) the silence is ours, not the broker's
+            if not wire.paused and now - wire.last_received > 1.5 * period:
                 wire.abort(f"nothing from the broker for {1.5 * period:g} s (keep-alive)")
                 return
             if now - wire.last_sent >= period / 2:
@@ -566,6 +567,7 @@ class _Wire(asyncio.Protocol):
     def resume(self) -> None:
         if self.transport is not None and self.paused:
             self.paused = False
+            self.last_received = time.monotonic()  # the keep-alive's clock starts again
             self.transport.resume_reading()
 
     def close(self) -> None:
