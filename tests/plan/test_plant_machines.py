@@ -222,6 +222,10 @@ def test_cli_takes_the_plant_from_plant_or_the_plan(tmp_path: Path) -> None:
     named = write_files(tmp_path, plant="shop/plant.toml")
     result = runner.invoke(app, ["plan", "solve", str(named), "--heuristic-only"])
     assert result.exit_code == 0, result.output
+    simulate = ["plan", "simulate", str(bare), "--plant", plant_file, "--heuristic-only"]
+    simulated = runner.invoke(app, [*simulate, "--replications", "5"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "makespan" in simulated.output
 
 
 async def test_the_api_plans_on_the_running_plant_and_reads_no_files(tmp_path: Path) -> None:

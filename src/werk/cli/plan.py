@@ -269,6 +269,7 @@ def bench_command(
 @plan_app.command("simulate")
 def simulate_command(
     file: ProblemFile,
+    plant: PlantOption = None,
     schedule_file: Annotated[
         Path | None,
         typer.Option("--schedule", help="the JSON of `werk plan solve --json` (else: solve first)"),
@@ -310,7 +311,7 @@ def simulate_command(
     from werk.plan import Infeasible, Objective, Schedule, solver_for
     from werk.sim.schedule import Variability, simulate
 
-    problem = _load(file)
+    problem = _load(file, plant)
     try:
         variability = Variability(
             duration_cv=cv,
