@@ -50,7 +50,13 @@ export async function render(root, ctx, page) {
         params: { asset: assets.map((a) => a.id), by: $("#oee-by", root).value, start: WINDOWS[$("#oee-window", root).value]() },
         signal: page.signal,
       });
-      const shifts = result.calendar.shifts.map((s) => `${s.name} ${s.start}–${s.end}`).join(", ");
+      const calendarText = (c) => {
+        const shifts = c.shifts.map((s) => `${s.name} ${s.start}–${s.end}`).join(", ");
+        const days = c.days && c.days.length < 7 ? ` on ${c.days.join(", ")}` : "";
+        const source = c.source === "plant" ? ", from the plant file" : c.source === "default" ? ", the default" : "";
+        return `${shifts}${days} (${c.timezone}${source})`;
+      };
+      const calendars = [...new Set(result.assets.map((a) => calendarText(a.calendar || result.calendar)))];
       box.innerHTML = `
         <section class="panel">
           <h2>Per asset and ${esc(result.by)}</h2>
@@ -60,7 +66,7 @@ export async function render(root, ctx, page) {
             <th scope="col" class="num">MTBF</th><th scope="col" class="num">MTTR</th></tr></thead>
             <tbody>${result.assets.map((a) => assetRows(a, names.get(a.asset) || a.asset)).join("")}</tbody>
           </table></div>
-          <p class="hint">Shifts: ${esc(shifts)} (${esc(result.calendar.timezone)}). Totals in bold; periods without data are left out. Performance above 100 % means the ideal cycle time is set too long.</p>
+          <p class="hint">Shifts: ${esc(calendars.join("; "))}. Totals in bold; periods without data are left out. Performance above 100 % means the ideal cycle time is set too long.</p>
         </section>
         <section class="panel">
           <h2>Six big losses, whole window</h2>
