@@ -393,20 +393,10 @@ def _print_simulation(result: Any) -> None:
         title=f"{result.problem}: {result.replications} replications, cv {v.duration_cv:g}, "
         f"failures {failing}" + (", early start" if v.early_start else ""),
     )
-    for name, figure in result.kpis.items():
-        table.add_row(
-            name.replace("_", " "),
-            _fmt(figure.plan),
-            _sig(figure.estimate.mean),
-            interval(figure),
-        )
-    for machine, figure in result.utilisation.items():
-        table.add_row(
-            f"utilisation {machine}",
-            _fmt(figure.plan),
-            _sig(figure.estimate.mean),
-            interval(figure),
-        )
+    rows = [(name.replace("_", " "), figure) for name, figure in result.kpis.items()]
+    rows += [(f"utilisation {m}", figure) for m, figure in result.utilisation.items()]
+    for label, figure in rows:
+        table.add_row(label, _fmt(figure.plan), _sig(figure.estimate.mean), interval(figure))
     console.print(table)
     late = result.late()
     if not late:

@@ -43,6 +43,14 @@ STATION_KPIS = (
 )
 
 
+def json_number(value: float | None, digits: int = 6) -> float | None:
+    """A figure for JSON: rounded to ``digits``; None where it is missing or not finite (JSON has
+    no NaN or infinity)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
 @dataclass(frozen=True, slots=True)
 class Estimate:
     """A mean over replications with its 95 % confidence interval (Student's t)."""

@@ -50,11 +50,12 @@ from werk.core import ValidationError
 from werk.plan.kpi import kpis as plan_kpis
 from werk.plan.model import Problem, Schedule
 from werk.sim.distributions import stream
-from werk.sim.experiment import Difference, Estimate, paired_p
+from werk.sim.experiment import Difference, Estimate, json_number, paired_p
 
 MAX_REPLICATIONS = 10_000
 KPIS = ("makespan", "total_weighted_tardiness", "tardy_orders", "on_time_rate", "mean_flow_time")
 RATE_CEILING = {"on_time_rate": 1.0}
+DIGITS = 4  # figures in to_dict() are rounded to this many decimals
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -175,8 +176,8 @@ class Figure:
         return {
             "plan": self.plan,
             **_estimate_dict(self.estimate),
-            "low": _number(low),
-            "high": _number(high),
+            "low": json_number(low, DIGITS),
+            "high": json_number(high, DIGITS),
         }
 
 
@@ -200,7 +201,7 @@ class OrderRisk:
             "plan_completion": self.plan_completion,
             "completion": _estimate_dict(self.completion),
             "p_late": round(self.p_late, 4),
-            "mean_tardiness": _number(self.mean_tardiness),
+            "mean_tardiness": json_number(self.mean_tardiness, DIGITS),
         }
 
 
@@ -245,18 +246,12 @@ class ScheduleSimulation:
         }
 
 
-def _number(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), 4)
-
-
 def _estimate_dict(estimate: Estimate) -> dict[str, Any]:
     return {
-        "mean": _number(estimate.mean),
-        "low": _number(estimate.low),
-        "high": _number(estimate.high),
-        "half_width": _number(estimate.half_width),
+        "mean": json_number(estimate.mean, DIGITS),
+        "low": json_number(estimate.low, DIGITS),
+        "high": json_number(estimate.high, DIGITS),
+        "half_width": json_number(estimate.half_width, DIGITS),
         "n": estimate.n,
     }
 

@@ -10,7 +10,6 @@ endpoint, for the dashboard's planning view.
 from __future__ import annotations
 
 import asyncio
-import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from werk.api.auth import Principal, engineer_access, read_access
 from werk.api.params import get_runtime
 from werk.core import Context, Event, ValidationError, WerkError
 from werk.runtime import Runtime
+from werk.sim.experiment import compare, json_number, replicate
 from werk.sim.sensors import FAULTS
 from werk.sim.virtual import FAULT_EVENT
 
@@ -100,7 +100,6 @@ async def compare_scenarios(
     _: Principal = Depends(engineer_access),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    from werk.sim.experiment import compare, replicate
     from werk.sim.scenario import load_scenario
 
     files = _scenario_files(runtime)
@@ -132,12 +131,12 @@ async def compare_scenarios(
         "differences": [
             {
                 "kpi": d.kpi,
-                "a": _number(d.a),
-                "b": _number(d.b),
-                "difference": _number(d.estimate.mean),
-                "low": _number(d.estimate.low),
-                "high": _number(d.estimate.high),
-                "p_value": _number(d.p_value),
+                "a": json_number(d.a),
+                "b": json_number(d.b),
+                "difference": json_number(d.estimate.mean),
+                "low": json_number(d.estimate.low),
+                "high": json_number(d.estimate.high),
+                "p_value": json_number(d.p_value),
                 "significant": d.significant,
             }
             for d in compare(results_a, results_b)
@@ -147,11 +146,7 @@ async def compare_scenarios(
 
 def _estimate(estimate: Any) -> dict[str, float | None]:
     return {
-        "mean": _number(estimate.mean),
-        "low": _number(estimate.low),
-        "high": _number(estimate.high),
+        "mean": json_number(estimate.mean),
+        "low": json_number(estimate.low),
+        "high": json_number(estimate.high),
     }
-
-
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) or math.isinf(value) else round(float(value), 6)
