@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import importlib.util
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -297,19 +296,11 @@ def _start_planner(runtime: Runtime) -> list[asyncio.Task[None]]:
     breakdown or maintenance suggestion before the first plan is missed; none without the
     plan package's dependencies."""
     try:
-        from werk.plan.service import PlanService
+        from werk.plan.service import open_planner
     except ImportError as error:  # pragma: no cover - werk.plan needs nothing beyond werk
         log.info("planner not started: %s", error)
         return []
-    service = PlanService(
-        runtime.bus,
-        runtime.emit,
-        runtime.clock,
-        maintenance=runtime.settings.plan.maintenance,
-        use_cpsat=importlib.util.find_spec("ortools") is not None,  # else the heuristic repairs
-    )
-    service.start()  # subscribes now, before anyone publishes
-    runtime.planner = service
+    service = runtime.planner = open_planner(runtime)  # subscribed now, before anyone publishes
 
     async def run() -> None:
         try:

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werk.core import (
     EVENTS,
@@ -54,6 +55,9 @@ from werk.plan.formats import order_from_dict, time_of
 from werk.plan.kpi import kpis
 from werk.plan.model import Order, Problem, Schedule, Window
 from werk.plan.repair import Downtime, Repair, repair
+
+if TYPE_CHECKING:
+    from werk.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,20 @@ class KnownWindow:
             "kind": self.kind,
             "event": self.event,
         }
+
+
+def open_planner(runtime: Runtime) -> PlanService:
+    """The planner of a running werk, listening on its bus from now on: ``[plan]`` settings,
+    CP-SAT repairs where OR-Tools is installed, else the dispatching rules."""
+    service = PlanService(
+        runtime.bus,
+        runtime.emit,
+        runtime.clock,
+        maintenance=runtime.settings.plan.maintenance,
+        use_cpsat=importlib.util.find_spec("ortools") is not None,
+    )
+    service.start()
+    return service
 
 
 class PlanService:
@@ -297,7 +315,7 @@ class PlanService:
         """Keep the window a ``machine.down`` or a suggestion announces (given in ns or ISO
         8601; windows in a plan's time units are not instants and are not kept); a
         ``machine.up`` ends the machine's breakdown it falls into."""
-        machine = str(event.data.get("machine") or event.source)
+        machine = _machine_of(event)
         if not machine:
             return
         if event.kind == MACHINE_UP:
@@ -318,16 +336,10 @@ class PlanService:
         if event.data.get("until") is not None:
             until = _instant(event.data["until"], event.timestamp)
         else:
-            expected = event.data.get("expected_duration")
             try:
-                length = (
-                    parse_duration(str(expected))
-                    if expected is not None
-                    else round(self.default_downtime_s * NS_PER_S)
-                )
+                until = since + self._length_ns(event)
             except ValueError:
                 return
-            until = since + length
         if until is None or until <= since:
             return
         reason = str(event.data.get("reason", "down"))
@@ -346,8 +358,16 @@ class PlanService:
             return int(event.data.get("now", event.data.get("since", event.data.get("at", 0))))
         return max(0, problem.to_units(self.clock.now_ns()))
 
+    def _length_ns(self, event: Event) -> int:
+        """How long a window without ``until`` lasts: ``expected_duration`` (``"2h"``), else
+        the service's ``default_downtime_s``. ValueError for a duration that is not one."""
+        expected = event.data.get("expected_duration")
+        if expected is None:
+            return round(self.default_downtime_s * NS_PER_S)
+        return parse_duration(str(expected))
+
     def _downtime(self, problem: Problem, event: Event, now: int) -> Downtime:
-        machine = str(event.data.get("machine") or event.source)
+        machine = _machine_of(event)
         if machine not in {m.id for m in problem.machines}:
             raise ValidationError(
                 f"machine.down for {machine!r}, which is not in plan {problem.name!r}",
@@ -358,13 +378,7 @@ class PlanService:
         if event.data.get("until") is not None:
             until = _time(problem, event.data["until"], event.timestamp, now, "until")
         else:
-            expected = event.data.get("expected_duration")
-            seconds = (
-                parse_duration(str(expected)) / 1e9
-                if expected is not None
-                else self.default_downtime_s
-            )
-            until = since + max(1, _units(problem, seconds))
+            until = since + max(1, _units(problem, self._length_ns(event) / NS_PER_S))
         return Downtime(
             machine, since, max(until, since + 1), str(event.data.get("reason", "down"))
         )
@@ -379,7 +393,7 @@ class PlanService:
                 field="since",
                 rule="start-required",
             )
-        machine = str(event.data.get("machine") or event.source)
+        machine = _machine_of(event)
         if machine not in {m.id for m in problem.machines}:
             log.info("plan: %s %s is for %r, not in the plan", event.kind, event.id, machine)
             return None
@@ -428,6 +442,11 @@ def _instant(value: Any, default_ns: int) -> int | None:
     return ns if ns > 10**15 else None
 
 
+def _machine_of(event: Event) -> str:
+    """The machine a machine or maintenance event is about: ``data.machine``, else its source."""
+    return str(event.data.get("machine") or event.source)
+
+
 def _window_reason(known: KnownWindow) -> str:
     if known.kind == WORK_ORDER_SUGGESTED:
         return f"{SUGGESTED_REASON}: {known.reason}"
@@ -435,7 +454,7 @@ def _window_reason(known: KnownWindow) -> str:
 
 
 def _machine_up(problem: Problem, event: Event, now: int) -> Problem:
-    machine_id = str(event.data.get("machine") or event.source)
+    machine_id = _machine_of(event)
     at = _time(problem, event.data.get("at"), event.timestamp, now, "at")
     machines = []
     for machine in problem.machines:

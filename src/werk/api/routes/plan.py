@@ -74,17 +74,11 @@ class PlanEvent(BaseModel):
 async def planner(request: Request, runtime: Runtime = Depends(get_runtime)) -> Any:
     """The planner service: the runtime's (listening on the bus since werk started), else one
     created, and listening, on first use."""
-    from werk.plan.service import PlanService
+    from werk.plan.service import open_planner
 
     service = runtime.planner or getattr(request.app.state, "planner", None)
     if service is None:
-        service = PlanService(
-            runtime.bus,
-            runtime.emit,
-            runtime.clock,
-            maintenance=runtime.settings.plan.maintenance,
-        )
-        service.start()
+        service = open_planner(runtime)
     request.app.state.planner = service
     return service
 
