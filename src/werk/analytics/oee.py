@@ -52,7 +52,7 @@ import numpy.typing as npt
 
 from werk.core import NS_PER_S, ValidationError, iso
 from werk.core.machine import MachineState
-from werk.twin.calendar_spec import WEEKDAYS, Calendar
+from werk.twin.calendar_spec import MINUTES_PER_DAY, WEEKDAYS, Calendar
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.int64]
@@ -127,6 +127,11 @@ def _span(text: str, field: str) -> tuple[dt.time, dt.time]:
     return _clock(start, field), _clock(end, field)
 
 
+def _parse_breaks(text: str | None) -> tuple[tuple[dt.time, dt.time], ...]:
+    """``"09:00-09:15,12:00-12:30"``: planned breaks, every day."""
+    return tuple(_span(p, "breaks") for p in (text or "").split(",") if p.strip())
+
+
 def _zone(name: str) -> dt.tzinfo:
     """UTC without the time zone database (absent on some systems without the tzdata package)."""
     if name.upper() in ("UTC", "Z", "ETC/UTC"):
@@ -140,7 +145,7 @@ def _minutes(t: dt.time) -> int:
 
 def _time_of(minutes: int) -> dt.time:
     """Minutes after midnight (past 24 h: of the next day) as a time of day."""
-    minutes %= 24 * 60
+    minutes %= MINUTES_PER_DAY
     return dt.time(minutes // 60, minutes % 60)
 
 
@@ -201,7 +206,7 @@ class ShiftCalendar:
             name, sep, span = part.strip().rpartition("=")
             start, end = _span(span, "shifts")
             parsed.append(Shift(name.strip() if sep else f"shift{i + 1}", start, end))
-        pauses = tuple(_span(p, "breaks") for p in (breaks or "").split(",") if p.strip())
+        pauses = _parse_breaks(breaks)
         return cls(tuple(parsed), timezone, pauses)
 
     @classmethod
@@ -211,7 +216,7 @@ class ShiftCalendar:
             Shift(f"shift{i + 1}", _time_of(begin), _time_of(end))
             for i, (begin, end) in enumerate(calendar.shifts)
         )
-        pauses = tuple(_span(p, "breaks") for p in (breaks or "").split(",") if p.strip())
+        pauses = _parse_breaks(breaks)
         return cls(parsed, calendar.timezone, pauses, tuple(calendar.days))
 
     def _instant(self, day: dt.date, at: dt.time) -> int:

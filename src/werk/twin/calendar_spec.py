@@ -26,9 +26,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from werk.core import NS_PER_S
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
-NS_PER_S = 1_000_000_000
 
 _KEYS = ("shifts", "days", "timezone")
 

@@ -237,7 +237,8 @@ def parse(
     pos, end = 0, len(data)
     while end - pos >= 2:
         first = data[pos]
-        # the remaining length: one to four bytes, seven bits each
+        # the remaining length: one to four bytes, seven bits each (inline rather than
+        # _varint_at: this loop runs for every message)
         length, shift, i = 0, 0, pos + 1
         while True:
             if i >= end:
@@ -346,13 +347,10 @@ def refusal(code: int) -> str:
 
 
 def packet_size(data: bytes) -> int:
-    """The whole size of the packet ``data`` starts with; 0 while its header is incomplete."""
-    length, shift, i = 0, 0, 1
-    while i < len(data) and i <= 4:
-        digit = data[i]
-        i += 1
-        length |= (digit & 0x7F) << shift
-        if digit < 0x80:
-            return i + length
-        shift += 7
-    return 0
+    """The whole size of the packet ``data`` starts with; 0 while its header is incomplete
+    (or malformed: :func:`parse` says so when it sees the packet)."""
+    try:
+        length, body = _varint_at(data, 1)
+    except ProtocolError:
+        return 0
+    return body + length
