@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from werk.plan import tabu
 from werk.plan.cpsat import SolveOptions, require_ortools, solve
 from werk.plan.formats import load_problem
 from werk.plan.model import Problem
@@ -232,6 +233,7 @@ def bench(
 ) -> list[Row]:
     """Each instance with werk's model, then the plain model, at the same settings; ``repeat``
     times with seeds 0, 1, ... (on a shared machine one run is one draw of a noisy figure)."""
+    tabu.warm_up()  # compile the kernel outside the timings (once a machine: numba caches it)
     rows = []
     for name in names:
         problem = load_instance(name)

@@ -9,7 +9,10 @@ has them), and precedence along each routing. Objectives: makespan, total weight
 What werk adds to the textbook model:
 
 - a **warm start**: the best dispatching-rule schedule is given as a complete hint, so the first
-  incumbent arrives at once and is never worse than the heuristic;
+  incumbent arrives at once and is never worse than the heuristic; on classic job shops
+  (makespan, one machine per step, no changeovers or calendars) a tabu search
+  (``werk.plan.tabu``) first improves it for up to ``tabu_share`` of the time limit, which on
+  225-operation shops is where nearly all the improvement within seconds comes from;
 - **tight domains**: for makespan, the heuristic's makespan bounds every end; heads (release plus
   the shortest work before) and tails (the shortest work after) bound each start;
 - **fixed operations and stability** for repairs: a frozen part is pinned, and moving anything
@@ -56,6 +59,9 @@ class SolveOptions:
     heuristic_budget_s: float = 0.0
     seed: int = 0
     stop_after_first: bool = False
+    tabu_share: float = 0.8
+    """Of the time limit, the share the tabu search may take first where it applies
+    (``werk.plan.tabu``: classic job shops, makespan); 0 turns it off."""
 
 
 def solve(
@@ -96,6 +102,25 @@ def solve(
         history.append(Progress(time.perf_counter() - started, warm.objective, None))
         if on_progress is not None:
             on_progress(history[-1])
+    if warm is not None and _tabu_applies(problem, goal, options, fixed, not_before, reference):
+        from werk.plan import tabu
+
+        # Where CP-SAT can prove the optimum (see _tune), a search that has stopped finding
+        # better schedules hands over early: the proof needs the time more.
+        small = problem.operation_count <= PROOF_SIZE
+        patience = TABU_PATIENCE_PER_OPERATION * problem.operation_count if small else 0
+        warm = tabu.improve(
+            problem,
+            warm,
+            options.tabu_share * options.time_limit_s,
+            workers=options.workers,
+            seed=options.seed,
+            patience=patience,
+            stop=stop,
+        )
+        history.append(Progress(time.perf_counter() - started, warm.objective, None))
+        if on_progress is not None:
+            on_progress(history[-1])
     built = _Builder(cp_model, problem, goal, fixed, not_before, warm).build(
         reference, objective_limit
     )
@@ -125,7 +150,9 @@ def solve(
     notes = [i.message for i in warnings]
     hinted = any("complete_hint" in line or "[hint]" in line for line in log)
     if warm is not None:
-        origin = warm.notes[0] if warm.solver == "heuristic" and warm.notes else warm.solver
+        origin = (
+            warm.notes[0] if warm.solver in ("heuristic", "tabu") and warm.notes else warm.solver
+        )
         notes.append(
             f"warm start: {origin}, objective {warm.objective:g}"
             + ("" if hinted else " (CP-SAT did not report using the hint)")
@@ -188,12 +215,35 @@ def solve(
     )
 
 
+def _tabu_applies(
+    problem: Problem,
+    goal: Objective,
+    options: SolveOptions,
+    fixed: Sequence[Assignment],
+    not_before: int,
+    reference: Schedule | None,
+) -> bool:
+    from werk.plan import tabu
+
+    return (
+        options.tabu_share > 0
+        and not options.stop_after_first
+        and not fixed
+        and not_before == 0
+        and reference is None
+        and tabu.applies(problem, goal.name)
+    )
+
+
 ARC_BUDGET = 2_500
 """Changeover arcs per machine before the circuit is restricted to neighbours (see below)."""
 PROBING_ARCS = 5_000
 """Past this many changeover arcs, presolve probing costs more than it gives (see ``_tune``)."""
 PROOF_SIZE = 150
 """Up to this many operations, a makespan search spends its full-problem worker on proving."""
+TABU_PATIENCE_PER_OPERATION = 500
+"""Steps without a new best, per operation, after which the tabu search hands a small problem
+to CP-SAT (ft10: 50,000 steps, about 0.1 s)."""
 GENERIC_NEIGHBOURHOODS = (
     "feasibility_pump",
     "graph_arc_lns",
