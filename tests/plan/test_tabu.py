@@ -52,9 +52,14 @@ def test_small_random_job_shops_reach_the_proven_optimum(seed):
 def test_ft10_from_the_dispatching_rule_to_near_its_optimum():
     problem = load_instance("ft10")  # 10 x 10, optimum 930; the best rule gives 1178
     start = solve_heuristic(problem)
-    found = tabu.improve(problem, start, 3.0, workers=2, seed=1, patience=400_000)
+    heard: list[int] = []
+    found = tabu.improve(
+        problem, start, 3.0, workers=2, seed=1, patience=400_000, on_best=heard.append
+    )
     assert violations(problem, found) == []
     assert found.objective <= 950, found.notes
+    assert heard == sorted(heard, reverse=True) and len(set(heard)) == len(heard) > 1
+    assert heard[0] < start.objective and heard[-1] == found.objective
     assert found.solver == "tabu" and "tabu search: 1178 ->" in found.notes[0]
 
 

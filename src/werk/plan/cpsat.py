@@ -107,6 +107,11 @@ def solve(
 
         # Where CP-SAT can prove the optimum (see _tune), a search that has stopped finding
         # better schedules hands over early: the proof needs the time more.
+        def found(makespan: int) -> None:
+            history.append(Progress(time.perf_counter() - started, makespan, None))
+            if on_progress is not None:
+                on_progress(history[-1])
+
         small = problem.operation_count <= PROOF_SIZE
         patience = TABU_PATIENCE_PER_OPERATION * problem.operation_count if small else 0
         warm = tabu.improve(
@@ -117,10 +122,8 @@ def solve(
             seed=options.seed,
             patience=patience,
             stop=stop,
+            on_best=found,
         )
-        history.append(Progress(time.perf_counter() - started, warm.objective, None))
-        if on_progress is not None:
-            on_progress(history[-1])
     built = _Builder(cp_model, problem, goal, fixed, not_before, warm).build(
         reference, objective_limit
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -66,18 +67,21 @@ def improve(
     seed: int = 0,
     patience: int = 0,
     stop: threading.Event | None = None,
+    on_best: Callable[[int], None] | None = None,
 ) -> Schedule:
     """The best schedule ``workers`` searches from ``start`` find in ``budget_s`` seconds.
 
     Never worse than ``start`` (a search keeps its best). A search ends early at the lower
     bound, after ``patience`` steps without a new best (0: never) or when ``stop`` is set.
+    ``on_best`` hears each new best makespan of all searches (every ~10 ms at most).
     """
     started = time.perf_counter()
     graph = _Graph(problem, start)
     deadline = started + budget_s
+    best = _Best(int(start.objective), on_best)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         runs = [
-            pool.submit(graph.search, deadline, seed + k, patience, stop or threading.Event())
+            pool.submit(graph.search, deadline, seed + k, patience, stop or threading.Event(), best)
             for k in range(max(1, workers))
         ]
         results = [run.result() for run in runs]
@@ -140,7 +144,7 @@ class _Graph:
         self.lower_bound = max(longest_job, *loads.values())
 
     def search(
-        self, deadline: float, seed: int, patience: int, stop: threading.Event
+        self, deadline: float, seed: int, patience: int, stop: threading.Event, best_of_all: _Best
     ) -> tuple[int, np.ndarray, int]:
         """One search until ``deadline`` or ``stop``: (best makespan, its machine order,
         steps). One that reaches the lower bound sets ``stop`` for the others."""
@@ -154,6 +158,7 @@ class _Graph:
                 self.graph, sequence, best, tabu, counters,
                 tenure, STALL_PER_OPERATION * n, patience, seed, CHUNK, self.lower_bound,
             )  # fmt: skip
+            best_of_all.offer(int(counters[_BEST]))
             if finished and counters[_BEST] <= self.lower_bound:
                 stop.set()
             if finished or time.perf_counter() >= deadline or stop.is_set():
@@ -179,6 +184,24 @@ class _Graph:
                 self.keys, self.operations, self.machines, heads, strict=True
             )
         )
+
+
+class _Best:
+    """The best makespan of all searches, told to ``on_best`` when it improves."""
+
+    def __init__(self, start: int, on_best: Callable[[int], None] | None) -> None:
+        self.value = start
+        self.on_best = on_best
+        self.lock = threading.Lock()
+
+    def offer(self, makespan: int) -> None:
+        if self.on_best is None or makespan >= self.value:
+            return
+        with self.lock:
+            if makespan >= self.value:
+                return
+            self.value = makespan
+            self.on_best(makespan)
 
 
 # Rows of the kernel's arrays. graph: what the problem fixes; sequence: the machine order being
