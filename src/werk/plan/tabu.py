@@ -43,8 +43,9 @@ STALL_PER_OPERATION = 200
 """Steps without a new best, per operation, before the search goes back to the best and shakes
 it (chosen on ta02, ta05, ta09, ta10, 225 operations, among 1k, 4k, 20k, 50k and 100k steps:
 20k-100k alike, 4k and 1k worse)."""
-MAX_OPERATIONS = 5_000
-"""The tabu list is an n × n matrix: past this many operations the search is not used."""
+MAX_OPERATIONS = 2_000
+"""The tabu list is an n × n matrix (32 MB a search at 2,000): past this many operations the
+search is not used."""
 
 
 def applies(problem: Problem, objective: str) -> bool:
