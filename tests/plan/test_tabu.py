@@ -63,6 +63,18 @@ def test_ft10_from_the_dispatching_rule_to_near_its_optimum():
     assert found.solver == "tabu" and "tabu search: 1178 ->" in found.notes[0]
 
 
+def test_without_numba_the_same_kernel_runs_as_python(monkeypatch):
+    for name in ("_evaluate", "_critical_moves", "_estimate", "_swap", "_steps"):
+        monkeypatch.setattr(tabu, name, getattr(tabu, name).py_func)
+    problem = random_job_shop(3)
+    start = solve_heuristic(problem)
+    found = tabu.improve(problem, start, 2.0, patience=2_000)
+    assert violations(problem, found) == []
+    assert found.objective == Objective("makespan").value(problem, list(found.assignments))
+    proof = solve(problem, "makespan", SolveOptions(time_limit_s=10, tabu_share=0))
+    assert found.objective == proof.objective
+
+
 def test_stop_ends_the_search_and_keeps_the_start():
     problem = load_instance("ta01")
     start = solve_heuristic(problem)

@@ -9,8 +9,9 @@ makespan from heads and tails, so a step costs two passes over the graph instead
 candidate; a random tenure, aspiration by the best, and a return to the best with a few random
 swaps after a stall). No library offers it, and in Python a step costs ~1 ms where the compiled
 kernel takes a few µs: the kernel is compiled with numba (extra ``plan``) and runs without the
-GIL, one search per worker thread. Without numba it runs as plain Python, correct and ~100 times
-slower.
+GIL, one search per worker thread. Without numba the same code runs as Python, correct and ~170
+times slower (ft10: 3,300 steps a second against 570,000), and a chunk of steps can overrun the
+budget by about half a second.
 
 It applies where the disjunctive graph is the whole problem (``applies``): makespan, one machine
 per operation, no changeovers, no blocked windows, nothing fixed. Release dates are heads.
@@ -228,7 +229,7 @@ def _evaluate(graph, sequence, times, order):  # type: ignore[no-untyped-def]
     ready = np.empty(n, dtype=np.int64)
     top = 0
     for i in range(n):
-        waiting[i] = (job_prev[i] >= 0) + (machine_prev[i] >= 0)
+        waiting[i] = int(job_prev[i] >= 0) + int(machine_prev[i] >= 0)  # numpy: bool + bool is or
         if waiting[i] == 0:
             ready[top] = i
             top += 1
