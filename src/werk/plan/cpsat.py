@@ -13,7 +13,7 @@ What werk adds to the textbook model:
   (makespan, one machine per step, no changeovers or calendars) a tabu search
   (``werk.plan.tabu``) first improves it for up to ``tabu_share`` of the time limit, which on
   225-operation shops is where nearly all the improvement within seconds comes from;
-- **tight domains**: for makespan, the heuristic's makespan bounds every end; heads (release plus
+- **tight domains**: for makespan, the warm start's makespan bounds every end; heads (release plus
   the shortest work before) and tails (the shortest work after) bound each start;
 - **fixed operations and stability** for repairs: a frozen part is pinned, and moving anything
   else away from a reference schedule costs ``stability_weight`` per time unit moved and per
@@ -103,15 +103,15 @@ def solve(
         if on_progress is not None:
             on_progress(history[-1])
     if warm is not None and _tabu_applies(problem, goal, options, fixed, not_before, reference):
-        from werk.plan import tabu
+        from werk.plan import tabu  # here: importing numba takes a few tenths of a second
 
-        # Where CP-SAT can prove the optimum (see _tune), a search that has stopped finding
-        # better schedules hands over early: the proof needs the time more.
         def found(makespan: int) -> None:
             history.append(Progress(time.perf_counter() - started, makespan, None))
             if on_progress is not None:
                 on_progress(history[-1])
 
+        # Where CP-SAT can prove the optimum (see _tune), a search that has stopped finding
+        # better schedules hands over early: the proof needs the time more.
         small = problem.operation_count <= PROOF_SIZE
         patience = TABU_PATIENCE_PER_OPERATION * problem.operation_count if small else 0
         warm = tabu.improve(
@@ -226,16 +226,15 @@ def _tabu_applies(
     not_before: int,
     reference: Schedule | None,
 ) -> bool:
+    if options.tabu_share <= 0 or options.stop_after_first or fixed or not_before:
+        return False
+    if reference is not None:
+        return False
+    if goal.name != "makespan":
+        return False  # before importing numba, which takes a few tenths of a second
     from werk.plan import tabu
 
-    return (
-        options.tabu_share > 0
-        and not options.stop_after_first
-        and not fixed
-        and not_before == 0
-        and reference is None
-        and tabu.applies(problem, goal.name)
-    )
+    return tabu.applies(problem, goal.name)
 
 
 ARC_BUDGET = 2_500
