@@ -40,7 +40,7 @@ def random_job_shop(seed: int, jobs: int = 5, machines: int = 3) -> Problem:
 def test_small_random_job_shops_reach_the_proven_optimum(seed):
     problem = random_job_shop(seed)
     start = solve_heuristic(problem)
-    found = tabu.improve(problem, start, 1.0, patience=200_000)
+    found = tabu.improve(problem, start, 30.0, patience=200_000)  # patience ends it
     assert violations(problem, found) == []
     assert found.objective == Objective("makespan").value(problem, list(found.assignments))
     assert found.objective <= start.objective
@@ -68,7 +68,7 @@ def test_without_numba_the_same_kernel_runs_as_python(monkeypatch):
         monkeypatch.setattr(tabu, name, getattr(tabu, name).py_func)
     problem = random_job_shop(3)
     start = solve_heuristic(problem)
-    found = tabu.improve(problem, start, 2.0, patience=2_000)
+    found = tabu.improve(problem, start, 30.0, patience=2_000)  # patience ends it
     assert violations(problem, found) == []
     assert found.objective == Objective("makespan").value(problem, list(found.assignments))
     proof = solve(problem, "makespan", SolveOptions(time_limit_s=10, tabu_share=0))
