@@ -3,6 +3,7 @@ rebirth requests, bdSeq and deaths, bad input counted — and bad values screene
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -130,6 +131,23 @@ def test_births_name_metrics_and_data_resolves_aliases() -> None:
     assert stats.rejected["unbound-metric"] == 1  # Uptime (bdSeq and Node Control are protocol)
     assert stats.rejected["unsupported-type"] == 1  # Recipe: a string is no sample
     assert stats.extra["births"] == 2 and stats.gaps == 0
+
+
+def test_unbound_metrics_are_named_once_at_birth_and_counted_quietly(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="werk")
+    host, edge = host_and_edge()
+    edge.birth()
+    host.take()
+    said = [r for r in caplog.records if "no plant-file signal binds" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO
+    assert "1 metric(s)" in said[0].getMessage() and "(Uptime)" in said[0].getMessage()
+    caplog.clear()
+    at_birth = host.stats.rejected["unbound-metric"]  # the birth's own value of Uptime
+    for _ in range(3):
+        edge.send(MessageType.NDATA, (Metric("Uptime", 5.0),))
+    host.take()
+    assert host.stats.rejected["unbound-metric"] == at_birth + 3
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_sequence_gap_requests_one_rebirth_and_marks_data_uncertain_until_the_birth() -> None:

@@ -75,6 +75,7 @@ _PROTOCOL_PREFIXES = ("Node Control/", "Device Control/", "Properties/")
 _GOOD, _UNCERTAIN, _STALE = int(Quality.GOOD), int(Quality.UNCERTAIN), int(Quality.STALE)
 _IGNORED_KINDS = frozenset({MessageType.STATE, MessageType.NCMD, MessageType.DCMD})
 _TOPIC_CACHE = 10_000
+UNBOUND_NAMED = 10  # metrics named in the log line of a birth with unbound ones
 
 
 @dataclass(slots=True)
@@ -319,10 +320,8 @@ class SparkplugHost:
                 f"{key[0]}/{key[1]}: metrics its birth did not name",
             )
             self._rebirth(key, received_ns, "unknown alias")
-        if counts.unbound:
-            self.stats.reject(
-                "unbound-metric", counts.unbound, "metrics no plant-file signal binds"
-            )
+        if counts.unbound:  # counted, not logged: the birth said which (see _born)
+            self.stats.rejected["unbound-metric"] += counts.unbound
         if counts.unsupported:
             self.stats.reject(
                 "unsupported-type", counts.unsupported, "strings, bytes, arrays, data sets"
@@ -335,6 +334,7 @@ class SparkplugHost:
         table: dict[int | str, Slot] = {}
         datatypes: dict[str, DataType] = {}
         nameless = 0
+        unbound: list[str] = []
         for m in message.metrics:
             name = m.name
             if not name:
@@ -349,6 +349,7 @@ class SparkplugHost:
                     position = self._bind(*key, device, name, _auto_id(key, device, name))
                 else:
                     position = UNBOUND
+                    unbound.append(name)
             entry = slot(position, datatype)
             table[name] = entry
             if m.HasField("alias"):
@@ -356,6 +357,21 @@ class SparkplugHost:
             datatypes[name] = datatype
         if nameless:
             self.stats.reject("malformed", nameless, "birth metrics without a name")
+        if (
+            unbound
+        ):  # said once a birth: an edge node publishing more than the plant reads is normal
+            shown = ", ".join(unbound[:UNBOUND_NAMED]) + (
+                ", …" if len(unbound) > UNBOUND_NAMED else ""
+            )
+            log.info(
+                "%s: %s/%s%s births %d metric(s) no plant-file signal binds (%s): their values are "
+                "counted as unbound-metric, not stored (bind_all = true stores them)",
+                self.stats.name,
+                *key,
+                f"/{device}" if device else "",
+                len(unbound),
+                shown,
+            )
         return _Born(table, datatypes)
 
     def _bind(self, group: str, node: str, device: str | None, metric: str, signal: str) -> int:
