@@ -211,6 +211,25 @@ def test_data_before_birth_and_unknown_aliases_ask_for_a_rebirth() -> None:
     assert host.stats.rejected["unknown-alias"] == 1 and out.rebirths == ((GROUP, NODE),)
 
 
+def test_joining_a_running_node_is_no_warning_but_data_after_its_death_is(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="werk")
+    host, edge = host_and_edge()
+    for seq in (40, 41, 42):  # werk started while the node was running
+        edge.send(MessageType.NDATA, (Metric(None, 1.0, alias=1),), seq=seq)
+    assert host.take().rebirths == ((GROUP, NODE),)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "data before birth: it was running before werk" in caplog.text
+    edge.birth()
+    edge.death(edge.bd_seq)
+    host.take()
+    caplog.clear()
+    edge.send(MessageType.NDATA, (Metric(None, 1.0, alias=1),))
+    host.take()
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "before-birth" in warned[0].getMessage()
+    assert host.stats.rejected["before-birth"] == 4
+
+
 def test_a_device_that_was_not_born_asks_for_a_rebirth() -> None:
     host, edge = host_and_edge()
     edge.send(MessageType.NBIRTH, NODE_METRICS)

@@ -94,6 +94,7 @@ class _Node:
     next_seq: int | None = None
     in_sync: bool = True
     rebirth_at_ns: int | None = None  # last request, while no NBIRTH answered it
+    born_once: bool = False  # werk has had an NBIRTH of it since it started
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +166,14 @@ class SparkplugHost:
             self._node_death(key, node, message, received_ns)
             return
         if node is None or node.born is None:
-            self.stats.reject("before-birth", 1, f"{kind} from {key[0]}/{key[1]} before its NBIRTH")
-            self._rebirth(key, received_ns, "data before birth")
+            if node is None or not node.born_once:  # werk joined a running node: normal
+                self.stats.rejected["before-birth"] += 1  # the rebirth request's line says it
+                self._rebirth(key, received_ns, "data before birth: it was running before werk")
+            else:  # data after its death: worth a warning
+                self.stats.reject(
+                    "before-birth", 1, f"{kind} from {key[0]}/{key[1]} before its NBIRTH"
+                )
+                self._rebirth(key, received_ns, "data before birth")
             return
         self._sequence(key, node, message, received_ns)
         quality = _GOOD if node.in_sync else _UNCERTAIN
@@ -268,6 +275,7 @@ class SparkplugHost:
         node.in_sync = True
         node.rebirth_at_ns = None
         node.born = self._born(key, None, message)
+        node.born_once = True
         self.stats.extra["births"] += 1
         self._values(key, node.born, message, _GOOD, received_ns)
 
