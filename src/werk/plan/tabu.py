@@ -20,6 +20,7 @@ per operation, no changeovers, no blocked windows, nothing fixed. Release dates 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +46,7 @@ STALL_PER_OPERATION = 200
 it (chosen on ta02, ta05, ta09, ta10, 225 operations, among 1k, 4k, 20k, 50k and 100k steps:
 20k-100k alike, 4k and 1k worse)."""
 MAX_OPERATIONS = 2_000
-"""The tabu list is an n × n matrix (32 MB a search at 2,000): past this many operations the
+"""The tabu list is an n × n matrix (16 MB a search at 2,000): past this many operations the
 search is not used."""
 
 
@@ -81,10 +82,11 @@ def improve(
     graph = _Graph(problem, start)
     deadline = started + budget_s
     best = _Best(int(start.objective), on_best)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    searches = max(1, min(workers, os.cpu_count() or 1))  # more threads than cores: no gain
+    with ThreadPoolExecutor(max_workers=searches) as pool:
         runs = [
             pool.submit(graph.search, deadline, seed + k, patience, stop or threading.Event(), best)
-            for k in range(max(1, workers))
+            for k in range(searches)
         ]
         results = [run.result() for run in runs]
     makespan, sequence, _ = min(results, key=lambda r: r[0])
@@ -152,7 +154,7 @@ class _Graph:
         steps). One that reaches the lower bound sets ``stop`` for the others."""
         n = len(self.keys)
         sequence, best = self.sequence.copy(), self.sequence.copy()
-        tabu = np.zeros((n, n), dtype=np.int64)
+        tabu = np.zeros((n, n), dtype=np.int32)  # the step until which a move is tabu
         counters = np.zeros(_COUNTERS, dtype=np.int64)
         tenure = 10 + n // len(set(self.machines))
         while True:
