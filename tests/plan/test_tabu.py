@@ -85,6 +85,14 @@ def test_stop_ends_the_search_and_keeps_the_start():
     assert violations(problem, found) == [] and found.objective <= start.objective
 
 
+def test_reaching_the_lower_bound_ends_every_search_but_not_the_callers_stop():
+    problem = load_instance("la01")  # its optimum, 666, is the longest machine's load
+    stop = threading.Event()
+    found = tabu.improve(problem, solve_heuristic(problem), 30.0, workers=2, stop=stop)
+    assert found.objective == 666 and found.elapsed_s < 10
+    assert not stop.is_set()  # the caller's event: set by the caller alone
+
+
 def test_applies_only_where_the_graph_is_the_whole_problem(small):
     ft06 = load_instance("ft06")
     assert tabu.applies(ft06, "makespan")

@@ -83,9 +83,10 @@ def improve(
     deadline = started + budget_s
     best = _Best(int(start.objective), on_best)
     searches = max(1, min(workers, os.cpu_count() or 1))  # more threads than cores: no gain
+    at_bound = threading.Event()  # one search at the lower bound ends the others
     with ThreadPoolExecutor(max_workers=searches) as pool:
         runs = [
-            pool.submit(graph.search, deadline, seed + k, patience, stop or threading.Event(), best)
+            pool.submit(graph.search, deadline, seed + k, patience, (stop, at_bound), best)
             for k in range(searches)
         ]
         results = [run.result() for run in runs]
@@ -148,10 +149,17 @@ class _Graph:
         self.lower_bound = max(longest_job, *loads.values())
 
     def search(
-        self, deadline: float, seed: int, patience: int, stop: threading.Event, best_of_all: _Best
+        self,
+        deadline: float,
+        seed: int,
+        patience: int,
+        events: tuple[threading.Event | None, threading.Event],
+        best_of_all: _Best,
     ) -> tuple[int, np.ndarray, int]:
-        """One search until ``deadline`` or ``stop``: (best makespan, its machine order,
-        steps). One that reaches the lower bound sets ``stop`` for the others."""
+        """One search until ``deadline`` or either event (the caller's stop, any search at the
+        lower bound, which this one sets when it gets there): (best makespan, its machine
+        order, steps)."""
+        stop, at_bound = events
         n = len(self.keys)
         sequence, best = self.sequence.copy(), self.sequence.copy()
         tabu = np.zeros((n, n), dtype=np.int32)  # the step until which a move is tabu
@@ -164,8 +172,10 @@ class _Graph:
             )  # fmt: skip
             best_of_all.offer(int(counters[_BEST]))
             if finished and counters[_BEST] <= self.lower_bound:
-                stop.set()
-            if finished or time.perf_counter() >= deadline or stop.is_set():
+                at_bound.set()
+            if finished or at_bound.is_set() or (stop is not None and stop.is_set()):
+                break
+            if time.perf_counter() >= deadline:
                 break
         return int(counters[_BEST]), best, int(counters[_STEP])
 
