@@ -98,17 +98,16 @@ def solve(
             not_before=not_before,
         )
     history: list[Progress] = []
-    if warm is not None and not reference:
-        history.append(Progress(time.perf_counter() - started, warm.objective, None))
+
+    def found(objective: float) -> None:  # an incumbent before CP-SAT's own
+        history.append(Progress(time.perf_counter() - started, objective, None))
         if on_progress is not None:
             on_progress(history[-1])
+
+    if warm is not None and not reference:
+        found(warm.objective)
     if warm is not None and _tabu_applies(problem, goal, options, fixed, not_before, reference):
         from werk.plan import tabu  # here: importing numba takes a few tenths of a second
-
-        def found(makespan: int) -> None:
-            history.append(Progress(time.perf_counter() - started, makespan, None))
-            if on_progress is not None:
-                on_progress(history[-1])
 
         # Where CP-SAT can prove the optimum (see _tune), a search that has stopped finding
         # better schedules hands over early: the proof needs the time more.
