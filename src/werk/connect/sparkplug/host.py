@@ -166,14 +166,15 @@ class SparkplugHost:
             self._node_death(key, node, message, received_ns)
             return
         if node is None or node.born is None:
-            if node is None or not node.born_once:  # werk joined a running node: normal
-                self.stats.rejected["before-birth"] += 1  # the rebirth request's line says it
-                self._rebirth(key, received_ns, "data before birth: it was running before werk")
-            else:  # data after its death: worth a warning
+            if node is not None and node.born_once:  # data after its death: worth a warning
                 self.stats.reject(
                     "before-birth", 1, f"{kind} from {key[0]}/{key[1]} before its NBIRTH"
                 )
-                self._rebirth(key, received_ns, "data before birth")
+                reason = "data before birth"
+            else:  # werk joined a running node: normal, counted; the rebirth's line says so
+                self.stats.rejected["before-birth"] += 1
+                reason = "data before birth: it was running before werk"
+            self._rebirth(key, received_ns, reason)
             return
         self._sequence(key, node, message, received_ns)
         quality = _GOOD if node.in_sync else _UNCERTAIN
@@ -365,9 +366,8 @@ class SparkplugHost:
             datatypes[name] = datatype
         if nameless:
             self.stats.reject("malformed", nameless, "birth metrics without a name")
-        if (
-            unbound
-        ):  # said once a birth: an edge node publishing more than the plant reads is normal
+        # said once a birth, not warned: an edge node publishing more than the plant reads is normal
+        if unbound:
             shown = ", ".join(unbound[:UNBOUND_NAMED]) + (
                 ", …" if len(unbound) > UNBOUND_NAMED else ""
             )
