@@ -140,9 +140,10 @@ class _Graph:
             for before, after in itertools.pairwise(on_machine):
                 self.sequence[_MACHINE_NEXT, number[before.key]] = number[after.key]
                 self.sequence[_MACHINE_PREV, number[after.key]] = number[before.key]
+        durations = self.graph[_DURATION].tolist()
         loads: dict[str, int] = {}
-        for machine, operation in zip(self.machines, self.operations, strict=True):
-            loads[machine] = loads.get(machine, 0) + operation.options[0].duration
+        for machine, duration in zip(self.machines, durations, strict=True):
+            loads[machine] = loads.get(machine, 0) + duration
         longest_job = max(
             o.release + sum(op.options[0].duration for op in o.operations) for o in problem.orders
         )
@@ -184,7 +185,7 @@ class _Graph:
         times = np.zeros((2, len(self.keys)), dtype=np.int64)
         if _evaluate(self.graph, sequence, times, np.zeros(len(self.keys), dtype=np.int64)) < 0:
             raise RuntimeError("tabu search produced a cyclic machine order")  # a bug here
-        heads = times[_HEAD].tolist()
+        heads, durations = times[_HEAD].tolist(), self.graph[_DURATION].tolist()
         return tuple(
             Assignment(
                 order=order,
@@ -192,10 +193,10 @@ class _Graph:
                 operation=operation.id,
                 machine=machine,
                 start=head,
-                end=head + operation.options[0].duration,
+                end=head + duration,
             )
-            for (order, index), operation, machine, head in zip(
-                self.keys, self.operations, self.machines, heads, strict=True
+            for (order, index), operation, machine, head, duration in zip(
+                self.keys, self.operations, self.machines, heads, durations, strict=True
             )
         )
 
